@@ -1,0 +1,137 @@
+"""The one place driftline reads its configuration from.
+
+Every value comes from an environment variable with ``__`` between group and field
+(``KAFKA__BROKER``, ``DATABASE__URL``, ``DRIFT__ALPHA``); a ``.env`` file in the working
+directory is read too. Only the edges (CLI, worker, API) call :func:`get_settings`; the
+core receives plain values.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_STATE_DIR = Path(".driftline")
+
+
+class TopicNames(BaseModel):
+    """Topic names; every one can be renamed, and ``prefix`` isolates a deployment (or a test)."""
+
+    prefix: str = ""
+    features: str = "features"
+    predictions: str = "predictions"
+    labels: str = "labels"
+    reference_profiles: str = "reference-profiles"
+    red_team_results: str = "red-team-results"
+    drift_events: str = "drift-events"
+    retrain_requests: str = "retrain-requests"
+    training_jobs: str = "training-jobs"
+    promotion_events: str = "promotion-events"
+    alerts: str = "alerts"
+    dead_letters: str = "dead-letters"
+
+    def name(self, field: str) -> str:
+        return f"{self.prefix}{getattr(self, field)}"
+
+
+class KafkaSettings(BaseModel):
+    broker: str = "kafka://127.0.0.1:19092"
+    partitions: int = Field(default=4, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    topics: TopicNames = TopicNames()
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_has_host(cls, value: str) -> str:
+        hosts = value.removeprefix("kafka://")
+        if not hosts or any(":" not in h for h in hosts.split(";") for h in h.split(",")):
+            raise ValueError("KAFKA__BROKER must look like kafka://host:port[,host:port]")
+        return value
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The broker list as aiokafka wants it (no scheme, comma separated)."""
+        return self.broker.removeprefix("kafka://").replace(";", ",")
+
+
+class DatabaseSettings(BaseModel):
+    #: SQLAlchemy URL. Unset means an embedded SQLite file under the state directory.
+    url: SecretStr | None = None
+    pool_size: int = Field(default=5, ge=1, le=100)
+    #: Bounded retries for transient database faults before an error surfaces.
+    retries: int = Field(default=5, ge=0, le=50)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            raw = value.get_secret_value()
+            if not raw.startswith(("postgresql", "sqlite")):
+                raise ValueError("DATABASE__URL must be a postgresql+psycopg:// or sqlite:// URL")
+        return value
+
+
+class LimitSettings(BaseModel):
+    """Bounds on what an event may carry; anything larger is a dead letter, not a crash."""
+
+    max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_features: int = Field(default=500, ge=1)
+    max_string_length: int = Field(default=256, ge=8)
+    max_name_length: int = Field(default=128, ge=8)
+
+
+class DriftSettings(BaseModel):
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    reference_size: int = Field(default=1000, ge=20)
+    window_size: int = Field(default=1000, ge=20)
+    #: Effect-size gate: a feature drifts only if PSI or the secondary distance reaches this.
+    min_psi: float = Field(default=0.1, ge=0.0)
+    min_distance: float = Field(default=0.1, ge=0.0)
+    psi_bins: int = Field(default=10, ge=2, le=100)
+    #: Upper bound of events buffered per batch before table state is written.
+    batch_size: int = Field(default=500, ge=1)
+    batch_seconds: float = Field(default=1.0, gt=0.0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    app_id: str = "driftline"
+    state_dir: Path = DEFAULT_STATE_DIR
+    log_level: Literal["debug", "info", "warn", "error"] = "info"
+    web_port: int = Field(default=6066, ge=0, le=65535)
+
+    kafka: KafkaSettings = KafkaSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    limits: LimitSettings = LimitSettings()
+    drift: DriftSettings = DriftSettings()
+
+    @model_validator(mode="after")
+    def _app_id_is_a_kafka_name(self) -> Settings:
+        if not self.app_id or any(not (c.isalnum() or c in "._-") for c in self.app_id):
+            raise ValueError("APP_ID may hold letters, digits, '.', '_' and '-' only")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url is not None:
+            return self.database.url.get_secret_value()
+        return f"sqlite:///{(self.state_dir / 'driftline.sqlite3').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
