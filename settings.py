@@ -112,7 +112,8 @@ class Settings(BaseSettings):
     app_id: str = "driftline"
     state_dir: Path = DEFAULT_STATE_DIR
     log_level: Literal["debug", "info", "warn", "error"] = "info"
-    web_port: int = Field(default=6066, ge=0, le=65535)
+    web_enabled: bool = True
+    web_port: int = Field(default=6066, ge=1, le=65535)
 
     kafka: KafkaSettings = KafkaSettings()
     database: DatabaseSettings = DatabaseSettings()

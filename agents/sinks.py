@@ -1,0 +1,87 @@
+"""Sinks from topics into PostgreSQL, idempotent on ``event_id``.
+
+A batch is written in one statement; a transient database fault is retried with backoff;
+what still cannot be written goes to ``dead-letters`` with the reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+import faust
+from faust.types import EventT
+from sqlalchemy import Engine
+
+from faust_app import app, settings
+from schemas.events import DeadLetter, DriftEvent, decode
+from schemas.spec import InvalidEvent, Limits
+from storage.db import is_transient, make_engine
+from storage.repository import save_dead_letters, save_drift_events
+from streams.deadletters import send_dead_letter
+from streams.topics import dead_letters_topic, drift_events_topic
+
+log = logging.getLogger(__name__)
+LIMITS = Limits(**settings.limits.model_dump())
+SaveFn = Callable[[Engine, Sequence[Any]], int]
+
+
+@cache
+def engine() -> Engine:
+    return make_engine(settings.database_url, pool_size=settings.database.pool_size)
+
+
+async def write_batch(name: str, save: SaveFn, batch: Sequence[tuple[EventT, Any]],
+                      *, dead_letter_failures: bool = True) -> int:
+    """Write records; on a lasting failure isolate the bad rows and dead-letter only those."""
+    records = [record for _, record in batch]
+    try:
+        return await asyncio.to_thread(save, engine(), records)
+    except Exception as exc:
+        if is_transient(exc):
+            failed = list(batch)
+            reason = f"{name}: database unavailable after retries: {exc.__class__.__name__}"
+        else:
+            failed, written = [], 0
+            for item in batch:
+                try:
+                    written += await asyncio.to_thread(save, engine(), [item[1]])
+                except Exception as row_exc:  # noqa: BLE001 - reported per row below
+                    failed.append(item)
+                    reason = f"{name}: rejected by the database: {row_exc.__class__.__name__}"
+            if not failed:
+                return written
+        log.error("%s: %d record(s) not written: %s", name, len(failed), reason)
+        if dead_letter_failures:
+            for event, _ in failed:
+                await send_dead_letter(event, reason)
+        return 0
+
+
+@app.agent(drift_events_topic, concurrency=1)
+async def store_drift_events(stream: faust.StreamT[bytes]) -> None:
+    async for events in stream.take_events(500, within=1.0):
+        batch: list[tuple[EventT, Any]] = []
+        for event in events:
+            try:
+                batch.append((event, decode(event.message.value, DriftEvent, LIMITS)))
+            except InvalidEvent as exc:
+                await send_dead_letter(event, exc.reason)
+        await write_batch("drift_results", save_drift_events, batch)
+
+
+@app.agent(dead_letters_topic, concurrency=1)
+async def store_dead_letters(stream: faust.StreamT[bytes]) -> None:
+    # A dead letter that cannot be stored stays in its topic; sending it to dead-letters
+    # again would loop, so failures here are logged only.
+    async for events in stream.take_events(500, within=1.0):
+        batch: list[tuple[EventT, Any]] = []
+        for event in events:
+            try:
+                batch.append((event, DeadLetter.loads(event.message.value)))
+            except Exception as exc:  # noqa: BLE001
+                log.error("unreadable dead letter at offset %s: %r", event.message.offset, exc)
+        await write_batch("dead_letters", save_dead_letters, batch, dead_letter_failures=False)

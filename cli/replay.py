@@ -1,0 +1,126 @@
+"""``driftline replay FILE.jsonl --topic features``: produce JSON lines to a topic."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.errors import BadInput
+from cli.settings_util import load_settings
+
+#: topic -> the record its lines are validated against (other topics: JSON objects only)
+VALIDATED = {"features": "FeatureEvent", "predictions": "PredictionEvent", "labels": "LabelEvent"}
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            stripped = line.strip()
+            if stripped:
+                yield number, stripped
+
+
+def check_line(raw: bytes, record: Any, limits: Any) -> tuple[bytes | None, str | None]:
+    """Return (key, None) for a good line, (None, reason) for a bad one."""
+    import orjson
+
+    from schemas.events import decode
+    from schemas.spec import InvalidEvent
+
+    if record is not None:
+        try:
+            event = decode(raw, record, limits)
+        except InvalidEvent as exc:
+            return None, exc.reason
+        return event.model_name.encode(), None
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return None, f"not valid JSON: {exc}"
+    if not isinstance(obj, dict):
+        return None, "not a JSON object"
+    name = obj.get("model_name")
+    return (name.encode() if isinstance(name, str) else None), None
+
+
+async def _produce(path: Path, topic: str, rate: float | None, raw: bool,
+                   total: int) -> tuple[int, list[str]]:
+    from aiokafka import AIOKafkaProducer
+
+    from schemas import events
+    from schemas.spec import Limits
+    from streams.admin import client_options, ensure_topics
+
+    settings = load_settings()
+    logical = topic
+    topic = f"{settings.kafka.topics.prefix}{topic}"
+    record = None if raw or logical not in VALIDATED else getattr(events, VALIDATED[logical])
+    limits = Limits(**settings.limits.model_dump())
+    await ensure_topics(settings.kafka, [topic])
+    producer = AIOKafkaProducer(**client_options(settings.kafka), acks="all",
+                                enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    sent, bad, pending = 0, [], []
+    started = time.monotonic()
+    try:
+        with click.progressbar(length=total, label=f"replaying to {topic}", file=None) as bar:
+            for number, line in _lines(path):
+                key, reason = check_line(line, record, limits)
+                if reason is not None and not raw:
+                    bad.append(f"line {number}: {reason}")
+                    bar.update(1)
+                    continue
+                pending.append(await producer.send(topic, value=line, key=key))
+                sent += 1
+                bar.update(1)
+                if len(pending) >= 1000:
+                    await asyncio.gather(*pending)
+                    pending.clear()
+                if rate:
+                    ahead = sent / rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
+            await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return sent, bad
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--topic", required=True, help="Topic name (the TOPICS prefix is applied).")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Events per second (default: as fast as possible).")
+@click.option("--raw", is_flag=True,
+              help="Send every line as it is, without validation (to re-drive dead letters).")
+def replay(file: Path, topic: str, rate: float | None, raw: bool) -> None:
+    """Produce FILE (JSON lines, one event per line) to TOPIC, keyed by model_name.
+
+    Lines that are not valid events are reported with their line numbers and skipped;
+    the command then exits with status 2.
+    """
+    if not file.is_file():
+        raise BadInput(f"{file}: no such file")
+    try:
+        total = sum(1 for _ in _lines(file))
+    except OSError as exc:
+        raise BadInput(f"{file}: cannot read: {exc.strerror}") from None
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    try:
+        sent, bad = asyncio.run(_produce(file, topic, rate, raw, total))
+        topic = f"{load_settings().kafka.topics.prefix}{topic}"
+    except (KafkaConnectionError, KafkaError) as exc:
+        raise click.ClickException(f"kafka: {exc}") from None
+    for line in bad[:50]:
+        click.echo(f"{file}: {line}", err=True)
+    if len(bad) > 50:
+        click.echo(f"{file}: … and {len(bad) - 50} more bad lines", err=True)
+    click.echo(f"sent {sent} event(s) to {topic}; {len(bad)} bad line(s) skipped")
+    if bad:
+        raise SystemExit(2)

@@ -1,0 +1,35 @@
+"""``driftline schemas export``: JSON Schema files for producers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cli.errors import BadInput
+from cli.settings_util import load_settings
+
+
+@click.group()
+def schemas() -> None:
+    """Event schemas."""
+
+
+@schemas.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("schemas/json"),
+              show_default=True, help="Directory to write <Event>.schema.json files into.")
+def export(out_dir: Path) -> None:
+    """Write one JSON Schema (draft 2020-12) per event type, with the configured size limits."""
+    from schemas.export import all_schemas
+    from schemas.spec import Limits
+
+    settings = load_settings()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, schema in all_schemas(Limits(**settings.limits.model_dump())).items():
+            path = out_dir / f"{name}.schema.json"
+            path.write_text(json.dumps(schema, indent=2) + "\n")
+            click.echo(str(path))
+    except OSError as exc:
+        raise BadInput(f"{out_dir}: cannot write: {exc.strerror}") from None

@@ -1,0 +1,34 @@
+"""``driftline worker``: migrate the database, then run the faust worker."""
+
+from __future__ import annotations
+
+import click
+
+from cli.errors import BadInput
+from cli.settings_util import load_settings
+
+
+@click.command()
+@click.option("--loglevel", "-l", type=click.Choice(["debug", "info", "warn", "error"]),
+              default=None, help="Overrides LOG_LEVEL.")
+@click.option("--migrate/--no-migrate", default=True, show_default=True,
+              help="Apply database migrations before starting.")
+def worker(loglevel: str | None, migrate: bool) -> None:
+    """Run the stream-processing worker (all agents) until interrupted."""
+    settings = load_settings()
+    if migrate:
+        from sqlalchemy.exc import OperationalError
+
+        from storage.db import upgrade
+
+        try:
+            upgrade(settings.database_url)
+        except OperationalError as exc:
+            raise BadInput(f"database: cannot migrate {settings.database_url.split('@')[-1]}: "
+                           f"{str(exc.orig).strip().splitlines()[0]}") from None
+
+    import faust
+
+    from faust_app import app
+
+    faust.Worker(app, loglevel=loglevel or settings.log_level).execute_from_commandline()

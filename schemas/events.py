@@ -1,0 +1,237 @@
+"""Records on the wire.
+
+Input events (features, predictions, labels) are validated from raw bytes by
+:func:`decode`, so a malformed event becomes a dead letter with its reason instead of an
+exception inside the stream. Output events are faust records serialised without faust's
+metadata, so any JSON consumer can read them.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+import faust
+import orjson
+
+from schemas.spec import (
+    SCHEMA_VERSION,
+    FieldSpec,
+    InvalidEvent,
+    Limits,
+    validate,
+)
+
+COMMON_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("event_id", "uuid", description="Unique id; sinks are idempotent on it."),
+    FieldSpec("schema_version", "schema_version"),
+    FieldSpec("model_name", "name", description="Also the Kafka message key."),
+    FieldSpec("model_version", "name"),
+    FieldSpec("timestamp", "timestamp", description="ISO-8601 with a zone."),
+)
+
+DRIFT_KINDS = ("data_drift", "model_drift", "performance_drop", "recovered")
+SEVERITIES = ("none", "low", "medium", "high")
+
+
+class Event(faust.Record, abstract=True, include_metadata=False, serializer="json"):
+    """Fields every driftline event carries."""
+
+    event_id: str
+    schema_version: int
+    model_name: str
+    model_version: str
+    timestamp: str
+
+    #: The wire spec that validation and the exported JSON Schema derive from.
+    FIELDS: ClassVar[tuple[FieldSpec, ...]] = COMMON_FIELDS
+    DESCRIPTION: ClassVar[str] = ""
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromisoformat(self.timestamp)
+
+
+class FeatureEvent(Event):
+    features: dict[str, Any]
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec(
+            "features",
+            "feature_map",
+            description="Feature name -> number, string, boolean or null (missing).",
+        ),
+    )
+    DESCRIPTION = "The inputs a model saw, one event per scored row."
+
+
+class PredictionEvent(Event):
+    prediction: Any
+    probabilities: dict[str, float] | None = None
+    features: dict[str, Any] | None = None
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec("prediction", "scalar", description="Score (number) or class (string)."),
+        FieldSpec(
+            "probabilities",
+            "probability_map",
+            required=False,
+            description="Class -> probability, summing to 1.",
+        ),
+        FieldSpec("features", "feature_map", required=False),
+    )
+    DESCRIPTION = "What a model predicted; labels join to it by event_id."
+
+
+class LabelEvent(Event):
+    prediction_event_id: str
+    label: Any
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec("prediction_event_id", "uuid", description="event_id of the prediction."),
+        FieldSpec("label", "scalar", description="The ground truth, when it became known."),
+    )
+    DESCRIPTION = "Delayed ground truth for one prediction."
+
+
+class DriftEvent(Event):
+    kind: str
+    feature: str
+    test: str
+    statistic: float
+    p_value: float | None
+    drifted: bool
+    window_start_seq: int
+    window_end_seq: int
+    window_start_offset: int
+    window_end_offset: int
+    window_start_time: str
+    window_end_time: str
+    reference_size: int
+    current_size: int
+    effect: float | None = None
+    severity: str = "none"
+    p_value_adjusted: float | None = None
+    missing_share: float | None = None
+    partition: int | None = None
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec("kind", "enum", choices=DRIFT_KINDS),
+        FieldSpec("feature", "name", description="Feature, prediction or metric name."),
+        FieldSpec("test", "name"),
+        FieldSpec("statistic", "number"),
+        FieldSpec("p_value", "number", nullable=True),
+        FieldSpec("drifted", "boolean"),
+        FieldSpec("window_start_seq", "integer", description="Per-model event sequence number."),
+        FieldSpec("window_end_seq", "integer", description="Exclusive."),
+        FieldSpec("window_start_offset", "integer"),
+        FieldSpec("window_end_offset", "integer", description="Inclusive."),
+        FieldSpec("window_start_time", "timestamp"),
+        FieldSpec("window_end_time", "timestamp"),
+        FieldSpec("reference_size", "integer"),
+        FieldSpec("current_size", "integer"),
+        FieldSpec("effect", "number", required=False),
+        FieldSpec("severity", "enum", choices=SEVERITIES, required=False),
+        FieldSpec("p_value_adjusted", "number", required=False),
+        FieldSpec("missing_share", "number", required=False),
+        FieldSpec("partition", "integer", required=False),
+    )
+    DESCRIPTION = "The result of one drift test on one closed window."
+
+
+class DeadLetter(faust.Record, include_metadata=False, serializer="json"):
+    """An input that could not be processed, kept whole so nothing is lost."""
+
+    event_id: str
+    schema_version: int
+    topic: str
+    partition: int | None
+    offset: int | None
+    key_b64: str | None
+    value_b64: str
+    reason: str
+    timestamp: str
+    app_id: str
+    model_name: str | None = None
+    model_version: str | None = None
+
+    @property
+    def value(self) -> bytes:
+        return base64.b64decode(self.value_b64)
+
+
+E = TypeVar("E", bound=Event)
+
+INPUT_EVENTS: Mapping[str, type[Event]] = {
+    "FeatureEvent": FeatureEvent,
+    "PredictionEvent": PredictionEvent,
+    "LabelEvent": LabelEvent,
+}
+OUTPUT_EVENTS: Mapping[str, type[Event]] = {"DriftEvent": DriftEvent}
+
+
+def decode(raw: bytes | None, record: type[E], limits: Limits) -> E:
+    """Parse and validate one message value; raise :class:`InvalidEvent` with the reason."""
+    if raw is None:
+        raise InvalidEvent("empty message (tombstone)")
+    if len(raw) > limits.max_payload_bytes:
+        raise InvalidEvent(f"payload of {len(raw)} bytes exceeds {limits.max_payload_bytes}")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"not valid JSON: {exc}") from None
+    return record(**validate(obj, record.FIELDS, limits))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def dead_letter(
+    *,
+    topic: str,
+    partition: int | None,
+    offset: int | None,
+    key: bytes | None,
+    value: bytes | None,
+    reason: str,
+    app_id: str,
+    clock: Callable[[], str] = now_iso,
+) -> DeadLetter:
+    """Build the dead letter for a message; its id is stable for a (topic, partition, offset)."""
+    if partition is not None and offset is not None:
+        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dlq:{app_id}:{topic}:{partition}:{offset}"))
+    else:
+        event_id = str(uuid.uuid4())
+    model_name = model_version = None
+    if value:
+        # Best effort only: a dead letter names its model when the JSON allows it.
+        try:
+            obj = orjson.loads(value)
+            if isinstance(obj, dict):
+                name, version = obj.get("model_name"), obj.get("model_version")
+                model_name = name[:128] if isinstance(name, str) else None
+                model_version = version[:128] if isinstance(version, str) else None
+        except orjson.JSONDecodeError:
+            pass
+    return DeadLetter(
+        event_id=event_id,
+        schema_version=SCHEMA_VERSION,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key_b64=base64.b64encode(key).decode() if key is not None else None,
+        value_b64=base64.b64encode(value or b"").decode(),
+        reason=reason[:1000],
+        timestamp=clock(),
+        app_id=app_id,
+        model_name=model_name,
+        model_version=model_version,
+    )

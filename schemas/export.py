@@ -1,0 +1,16 @@
+"""JSON Schemas for producers, derived from the same field specs the worker validates with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from schemas.events import INPUT_EVENTS, OUTPUT_EVENTS
+from schemas.spec import Limits, json_schema
+
+
+def all_schemas(limits: Limits) -> Mapping[str, Mapping[str, Any]]:
+    return {
+        name: json_schema(name, record.FIELDS, limits, record.DESCRIPTION)
+        for name, record in {**INPUT_EVENTS, **OUTPUT_EVENTS}.items()
+    }

@@ -1,0 +1,265 @@
+"""One declaration per event type, from which both validation and JSON Schema derive.
+
+Keeping a single spec means the schema producers are handed and the checks the worker runs
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+Kind = Literal[
+    "uuid", "name", "timestamp", "schema_version", "number", "integer", "text", "boolean",
+    "feature_map", "probability_map", "scalar", "enum",
+]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size bounds applied to every event (values come from ``settings.LimitSettings``)."""
+
+    max_payload_bytes: int = 256 * 1024
+    max_features: int = 500
+    max_string_length: int = 256
+    max_name_length: int = 128
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: Kind
+    required: bool = True
+    nullable: bool = False
+    description: str = ""
+    choices: tuple[str, ...] = ()
+
+
+class InvalidEvent(ValueError):
+    """The event breaks its schema; ``reason`` says how, naming the field."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _check_name(field: str, value: Any, limits: Limits) -> str:
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{field}: expected a string, got {type(value).__name__}")
+    if not value:
+        raise InvalidEvent(f"{field}: must not be empty")
+    if len(value) > limits.max_name_length:
+        raise InvalidEvent(f"{field}: longer than {limits.max_name_length} characters")
+    if not _NAME_RE.match(value):
+        raise InvalidEvent(f"{field}: {value[:40]!r} has characters outside {NAME_PATTERN}")
+    return value
+
+
+def _check_number(field: str, value: Any) -> float:
+    # bool is an int subclass; a boolean where a number belongs is a producer bug.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidEvent(f"{field}: expected a number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidEvent(f"{field}: must be a finite number")
+    return number
+
+
+def _check_text(field: str, value: Any, limits: Limits) -> str:
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{field}: expected a string, got {type(value).__name__}")
+    if len(value) > limits.max_string_length:
+        raise InvalidEvent(f"{field}: longer than {limits.max_string_length} characters")
+    return value
+
+
+def _check_scalar(field: str, value: Any, limits: Limits) -> float | str | bool:
+    """A feature value, prediction or label: finite number, bounded string or boolean."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return _check_number(field, value)
+    if isinstance(value, str):
+        return _check_text(field, value, limits)
+    raise InvalidEvent(
+        f"{field}: expected a number, string, boolean or null, got {type(value).__name__}"
+    )
+
+
+def _check_timestamp(field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{field}: expected an ISO-8601 string, got {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidEvent(f"{field}: {value[:40]!r} is not ISO-8601") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise InvalidEvent(f"{field}: {value[:40]!r} has no time zone")
+    return value
+
+
+def _check_map(field: str, value: Any, limits: Limits, *, probabilities: bool) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidEvent(f"{field}: expected an object, got {type(value).__name__}")
+    if not value:
+        raise InvalidEvent(f"{field}: must not be empty")
+    if len(value) > limits.max_features:
+        raise InvalidEvent(f"{field}: {len(value)} entries, more than {limits.max_features}")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        _check_name(f"{field} key", key, limits)
+        where = f"{field}.{key}"
+        if probabilities:
+            p = _check_number(where, item)
+            if not 0.0 <= p <= 1.0:
+                raise InvalidEvent(f"{where}: probability {p} outside [0, 1]")
+            out[key] = p
+        else:
+            out[key] = None if item is None else _check_scalar(where, item, limits)
+    if probabilities and abs(sum(out.values()) - 1.0) > 1e-3:
+        raise InvalidEvent(f"{field}: probabilities sum to {sum(out.values()):.6g}, not 1")
+    return out
+
+
+def check_field(spec: FieldSpec, value: Any, limits: Limits) -> Any:
+    """Return the validated (normalised) value or raise :class:`InvalidEvent`."""
+    if value is None:
+        if spec.nullable or not spec.required:
+            return None
+        raise InvalidEvent(f"{spec.name}: must not be null")
+    match spec.kind:
+        case "uuid":
+            if not isinstance(value, str):
+                raise InvalidEvent(f"{spec.name}: expected a UUID string")
+            try:
+                return str(uuid.UUID(value))
+            except ValueError:
+                raise InvalidEvent(f"{spec.name}: {value[:40]!r} is not a UUID") from None
+        case "name":
+            return _check_name(spec.name, value, limits)
+        case "timestamp":
+            return _check_timestamp(spec.name, value)
+        case "schema_version":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidEvent(f"{spec.name}: expected an integer")
+            if value not in SUPPORTED_SCHEMA_VERSIONS:
+                supported = sorted(SUPPORTED_SCHEMA_VERSIONS)
+                raise InvalidEvent(f"{spec.name}: {value} is not supported (supported: {supported})")
+            return value
+        case "number":
+            return _check_number(spec.name, value)
+        case "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidEvent(f"{spec.name}: expected an integer")
+            return value
+        case "text":
+            return _check_text(spec.name, value, limits)
+        case "boolean":
+            if not isinstance(value, bool):
+                raise InvalidEvent(f"{spec.name}: expected true or false")
+            return value
+        case "scalar":
+            return _check_scalar(spec.name, value, limits)
+        case "enum":
+            if value not in spec.choices:
+                raise InvalidEvent(f"{spec.name}: {str(value)[:40]!r} not one of {list(spec.choices)}")
+            return value
+        case "feature_map":
+            return _check_map(spec.name, value, limits, probabilities=False)
+        case "probability_map":
+            return _check_map(spec.name, value, limits, probabilities=True)
+    raise AssertionError(f"unknown field kind {spec.kind}")  # pragma: no cover
+
+
+def validate(obj: Any, fields: tuple[FieldSpec, ...], limits: Limits) -> dict[str, Any]:
+    """Check a decoded JSON object against ``fields``; unknown keys are rejected."""
+    if not isinstance(obj, dict):
+        raise InvalidEvent(f"event: expected a JSON object, got {type(obj).__name__}")
+    known = {f.name for f in fields}
+    unknown = sorted(k for k in obj if k not in known)
+    if unknown:
+        raise InvalidEvent(f"unknown field(s): {', '.join(map(str, unknown[:5]))}")
+    out: dict[str, Any] = {}
+    for spec in fields:
+        if spec.name not in obj:
+            if spec.required:
+                raise InvalidEvent(f"{spec.name}: required field missing")
+            out[spec.name] = None
+            continue
+        out[spec.name] = check_field(spec, obj[spec.name], limits)
+    return out
+
+
+def _json_type(spec: FieldSpec, limits: Limits) -> dict[str, Any]:
+    scalar: list[dict[str, Any]] = [
+        {"type": "number"},
+        {"type": "string", "maxLength": limits.max_string_length},
+        {"type": "boolean"},
+    ]
+    name = {"type": "string", "pattern": NAME_PATTERN, "maxLength": limits.max_name_length}
+    schema: dict[str, Any]
+    match spec.kind:
+        case "uuid":
+            schema = {"type": "string", "format": "uuid"}
+        case "name":
+            schema = dict(name)
+        case "timestamp":
+            schema = {"type": "string", "format": "date-time"}
+        case "schema_version":
+            schema = {"type": "integer", "enum": sorted(SUPPORTED_SCHEMA_VERSIONS)}
+        case "number":
+            schema = {"type": "number"}
+        case "integer":
+            schema = {"type": "integer"}
+        case "text":
+            schema = {"type": "string", "maxLength": limits.max_string_length}
+        case "boolean":
+            schema = {"type": "boolean"}
+        case "scalar":
+            schema = {"anyOf": scalar}
+        case "enum":
+            schema = {"type": "string", "enum": list(spec.choices)}
+        case "feature_map":
+            schema = {
+                "type": "object", "minProperties": 1, "maxProperties": limits.max_features,
+                "propertyNames": name,
+                "additionalProperties": {"anyOf": [*scalar, {"type": "null"}]},
+            }
+        case "probability_map":
+            schema = {
+                "type": "object", "minProperties": 1, "maxProperties": limits.max_features,
+                "propertyNames": name,
+                "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+            }
+    if spec.nullable or not spec.required:
+        schema = {"anyOf": [schema, {"type": "null"}]}
+    if spec.description:
+        schema["description"] = spec.description
+    return schema
+
+
+def json_schema(
+    title: str, fields: tuple[FieldSpec, ...], limits: Limits, description: str = ""
+) -> Mapping[str, Any]:
+    """A JSON Schema (draft 2020-12) for producers, derived from the same spec."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://driftline.dev/schemas/{title}.v{SCHEMA_VERSION}.json",
+        "title": title,
+        "description": description,
+        "type": "object",
+        "additionalProperties": False,
+        "required": [f.name for f in fields if f.required],
+        "properties": {f.name: _json_type(f, limits) for f in fields},
+    }

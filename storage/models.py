@@ -1,0 +1,69 @@
+"""Tables driftline keeps. Time-series tables are range-partitioned by month on PostgreSQL;
+their primary key includes the partition column, which every event fixes deterministically,
+so inserting the same event twice still hits the same row."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, LargeBinary, String, Text, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: tables partitioned by month on PostgreSQL, with their partition column
+PARTITIONED: dict[str, str] = {"drift_results": "timestamp"}
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DriftResult(Base):
+    __tablename__ = "drift_results"
+    __table_args__ = (
+        Index("ix_drift_results_model_time", "model_name", "model_version", "timestamp"),
+        Index("ix_drift_results_feature_time", "model_name", "feature", "timestamp"),
+        {"postgresql_partition_by": "RANGE (timestamp)"},
+    )
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    feature: Mapped[str] = mapped_column(String(128))
+    test: Mapped[str] = mapped_column(String(64))
+    statistic: Mapped[float] = mapped_column(Float)
+    p_value: Mapped[float | None] = mapped_column(Float)
+    p_value_adjusted: Mapped[float | None] = mapped_column(Float)
+    effect: Mapped[float | None] = mapped_column(Float)
+    severity: Mapped[str] = mapped_column(String(16))
+    drifted: Mapped[bool]
+    window_start_seq: Mapped[int] = mapped_column(BigInteger)
+    window_end_seq: Mapped[int] = mapped_column(BigInteger)
+    window_start_offset: Mapped[int] = mapped_column(BigInteger)
+    window_end_offset: Mapped[int] = mapped_column(BigInteger)
+    window_start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reference_size: Mapped[int] = mapped_column(Integer)
+    current_size: Mapped[int] = mapped_column(Integer)
+    missing_share: Mapped[float | None] = mapped_column(Float)
+    partition: Mapped[int | None] = mapped_column(Integer)
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DeadLetterRow(Base):
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_topic_time", "topic", "timestamp"),)
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    topic: Mapped[str] = mapped_column(String(255))
+    partition: Mapped[int | None] = mapped_column(Integer)
+    offset: Mapped[int | None] = mapped_column(BigInteger)
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(Text)
+    app_id: Mapped[str] = mapped_column(String(255))
+    model_name: Mapped[str | None] = mapped_column(String(128))
+    model_version: Mapped[str | None] = mapped_column(String(128))

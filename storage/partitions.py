@@ -1,0 +1,57 @@
+"""Monthly range partitions on PostgreSQL: created ahead of time, dropped by retention.
+
+Each partitioned table also has a DEFAULT partition, so a row outside every month
+(a producer clock far off) is stored rather than rejected.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Connection, text
+
+from storage.models import PARTITIONED
+
+
+def month_start(day: date, shift: int = 0) -> date:
+    index = day.year * 12 + (day.month - 1) + shift
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def partition_name(table: str, month: date) -> str:
+    return f"{table}_{month:%Y_%m}"
+
+
+def ensure_partitions(conn: Connection, today: date, *, months_back: int = 1,
+                      months_ahead: int = 3) -> list[str]:
+    """Create missing monthly partitions around ``today``; return the names created."""
+    if conn.dialect.name != "postgresql":
+        return []
+    created: list[str] = []
+    for table in PARTITIONED:
+        conn.execute(text(
+            f'CREATE TABLE IF NOT EXISTS "{table}_default" PARTITION OF "{table}" DEFAULT'
+        ))
+        existing = set(conn.execute(text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = :t"
+        ), {"t": table}).scalars())
+        for shift in range(-months_back, months_ahead + 1):
+            lo, hi = month_start(today, shift), month_start(today, shift + 1)
+            name = partition_name(table, lo)
+            if name in existing:
+                continue
+            # Rows of that month already sitting in the default partition would block the new
+            # one; move them across inside the same transaction.
+            conn.execute(text(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS)'))
+            conn.execute(text(  # noqa: S608 - names come from PARTITIONED, not from input
+                f'WITH moved AS (DELETE FROM "{table}_default" WHERE "{PARTITIONED[table]}" >= :lo '
+                f'AND "{PARTITIONED[table]}" < :hi RETURNING *) INSERT INTO "{name}" SELECT * FROM moved'
+            ), {"lo": datetime(lo.year, lo.month, 1, tzinfo=UTC),
+                "hi": datetime(hi.year, hi.month, 1, tzinfo=UTC)})
+            conn.execute(text(
+                f"ALTER TABLE \"{table}\" ATTACH PARTITION \"{name}\" "
+                f"FOR VALUES FROM ('{lo.isoformat()} 00:00:00+00') TO ('{hi.isoformat()} 00:00:00+00')"
+            ))
+            created.append(name)
+    return created

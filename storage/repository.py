@@ -1,0 +1,103 @@
+"""Idempotent writes keyed by ``event_id``: replaying a topic never duplicates a row."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from storage.db import with_retries
+from storage.models import DeadLetterRow, DriftResult
+
+
+def insert_ignoring_duplicates(engine: Engine, table: Table, rows: Sequence[dict[str, Any]],
+                               *, retries: int = 5) -> int:
+    """Insert ``rows``; rows whose key already exists are skipped. Returns rows inserted."""
+    if not rows:
+        return 0
+    dialect = engine.dialect.name
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = pg_insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - only the two supported stores
+        stmt = insert(table)
+
+    def run() -> int:
+        with engine.begin() as conn:
+            result = conn.execute(stmt.returning(*table.primary_key.columns), list(rows))
+            return len(result.fetchall())
+
+    return with_retries(run, retries=retries)
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def drift_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
+    """Rows for ``drift_results`` from DriftEvent records (or objects with the same fields)."""
+    rows = []
+    for ev in events:
+        rows.append({
+            "event_id": uuid.UUID(ev.event_id),
+            "timestamp": _time(ev.timestamp),
+            "model_name": ev.model_name,
+            "model_version": ev.model_version,
+            "kind": ev.kind,
+            "feature": ev.feature,
+            "test": ev.test,
+            "statistic": ev.statistic,
+            "p_value": ev.p_value,
+            "p_value_adjusted": ev.p_value_adjusted,
+            "effect": ev.effect,
+            "severity": ev.severity,
+            "drifted": ev.drifted,
+            "window_start_seq": ev.window_start_seq,
+            "window_end_seq": ev.window_end_seq,
+            "window_start_offset": ev.window_start_offset,
+            "window_end_offset": ev.window_end_offset,
+            "window_start_time": _time(ev.window_start_time),
+            "window_end_time": _time(ev.window_end_time),
+            "reference_size": ev.reference_size,
+            "current_size": ev.current_size,
+            "missing_share": ev.missing_share,
+            "partition": ev.partition,
+        })
+    return rows
+
+
+def dead_letter_rows(letters: Iterable[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": uuid.UUID(dl.event_id),
+            "timestamp": _time(dl.timestamp),
+            "topic": dl.topic,
+            "partition": dl.partition,
+            "offset": dl.offset,
+            "key": base64.b64decode(dl.key_b64) if dl.key_b64 is not None else None,
+            "value": base64.b64decode(dl.value_b64),
+            "reason": dl.reason,
+            "app_id": dl.app_id,
+            "model_name": dl.model_name,
+            "model_version": dl.model_version,
+        }
+        for dl in letters
+    ]
+
+
+def save_drift_events(engine: Engine, events: Sequence[Any], *, retries: int = 5) -> int:
+    return insert_ignoring_duplicates(engine, DriftResult.__table__, drift_rows(events),  # type: ignore[arg-type]
+                                      retries=retries)
+
+
+def save_dead_letters(engine: Engine, letters: Sequence[Any], *, retries: int = 5) -> int:
+    return insert_ignoring_duplicates(engine, DeadLetterRow.__table__,  # type: ignore[arg-type]
+                                      dead_letter_rows(letters), retries=retries)

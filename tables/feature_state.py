@@ -1,0 +1,65 @@
+"""The changelog-backed table holding monitor state, and its adapter to :class:`StateStore`."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from faust.streams import _current_event
+from faust.types import EventT
+
+from faust_app import app, settings
+
+#: Changelog segments roll quickly so compaction keeps recovery time bounded by live keys.
+CHANGELOG_CONFIG = {
+    "segment.bytes": str(16 * 1024 * 1024),
+    "segment.ms": str(int(timedelta(minutes=10).total_seconds() * 1000)),
+    "min.cleanable.dirty.ratio": "0.2",
+    "delete.retention.ms": str(int(timedelta(hours=1).total_seconds() * 1000)),
+}
+
+feature_state = app.Table(
+    "feature-state",
+    default=None,
+    key_type=bytes,  # bytes types make faust use the "raw" codec for keys and values
+    value_type=bytes,
+    partitions=settings.kafka.partitions,
+    extra_topic_configs=CHANGELOG_CONFIG,
+    help="Monitor heads, open-window chunks and frozen references per (model, version).",
+)
+
+
+@contextmanager
+def writing_for(event: EventT) -> Iterator[None]:
+    """Make ``event`` faust's current event, so table writes go to its partition's changelog.
+
+    Batches from ``take_events`` mix partitions; faust picks the changelog partition from
+    the current event, which would otherwise be whichever event arrived last.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+class TableStore:
+    """:class:`tables.monitor.StateStore` over the faust table, pinned to one source event."""
+
+    def __init__(self, event: EventT) -> None:
+        self.event = event
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = feature_state.get(key)
+        return value
+
+    def set(self, key: bytes, value: bytes) -> None:
+        with writing_for(self.event):
+            feature_state[key] = value
+
+    def delete(self, key: bytes) -> None:
+        if key in feature_state:
+            with writing_for(self.event):
+                del feature_state[key]

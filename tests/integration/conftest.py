@@ -1,0 +1,194 @@
+"""Fixtures for tests against the real services started by ``driftline stack up``.
+
+Every test gets its own topic prefix and app id, so tests can run in any order; a worker is
+a real ``driftline worker`` process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DRIFTLINE = str(Path(sys.executable).parent / "driftline")
+
+
+def _require(var: str) -> str:
+    value = os.environ.get(var)
+    if not value:
+        pytest.fail(f"{var} is not set: run `eval \"$(driftline stack env)\"` after "
+                    "`driftline stack up` (scripts/test does both)", pytrace=False)
+    return value
+
+
+@pytest.fixture(scope="session")
+def broker() -> str:
+    return _require("KAFKA__BROKER")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = _require("DATABASE__URL")
+    if not url.startswith("postgresql"):
+        pytest.fail("integration tests run on PostgreSQL; DATABASE__URL is " + url.split(":")[0],
+                    pytrace=False)
+    from storage.db import upgrade
+
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str):
+    from storage.db import make_engine
+
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def unique() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def base_env(broker: str, database_url: str, unique: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFT__", "LIMITS__"))}
+    env.update({
+        "APP_ID": unique,
+        "KAFKA__BROKER": broker,
+        "KAFKA__TOPICS__PREFIX": f"{unique}-",
+        "KAFKA__PARTITIONS": "4",
+        "DATABASE__URL": database_url,
+        "STATE_DIR": str(tmp_path / "state"),
+        "WEB_ENABLED": "false",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.handle = log.open("ab")
+        self.proc = subprocess.Popen(  # noqa: S603
+            [DRIFTLINE, "worker", "-l", "info"], env=env, cwd=REPO,
+            stdout=self.handle, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited {self.proc.returncode}:\n{self.output()[-4000:]}")
+            if "[^Worker]: Ready" in self.output():
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"worker not ready in {timeout}s:\n{self.output()[-4000:]}")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.alive:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=60)
+
+    def stop(self) -> None:
+        if self.alive:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.handle.close()
+
+
+@pytest.fixture
+def worker_factory(base_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    workers: list[Worker] = []
+
+    def start(wait: bool = True, **overrides: str) -> Worker:
+        env = {**base_env, **overrides}
+        worker = Worker(env, tmp_path / f"worker-{len(workers)}.log")
+        workers.append(worker)
+        if wait:
+            worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def run_cli(env: dict[str, str], *args: str, check: bool = True,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(  # noqa: S603
+        [DRIFTLINE, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"driftline {' '.join(args)} exited {result.returncode}:\n"
+                             f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return result
+
+
+async def _consume(broker: str, topic: str, done: Callable[[list[Any]], bool],
+                   timeout: float) -> list[Any]:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=broker.removeprefix("kafka://"),
+        auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    messages: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not done(messages):
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                messages.extend(records)
+        return messages
+    finally:
+        await consumer.stop()
+
+
+def consume(broker: str, topic: str, done: Callable[[list[Any]], bool],
+            timeout: float = 120.0) -> list[Any]:
+    """Read ``topic`` from the start until ``done(messages)`` or the timeout."""
+    return asyncio.run(_consume(broker, topic, done, timeout))
+
+
+async def _produce(broker: str, topic: str, items: list[tuple[bytes | None, bytes | None]],
+                   partitions: int) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from settings import KafkaSettings
+    from streams.admin import ensure_topics
+
+    await ensure_topics(KafkaSettings(broker=broker, partitions=partitions), [topic])
+    producer = AIOKafkaProducer(bootstrap_servers=broker.removeprefix("kafka://"), acks="all")
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, key=k, value=v) for k, v in items]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def produce(broker: str, topic: str, items: list[tuple[bytes | None, bytes | None]],
+            partitions: int = 4) -> None:
+    asyncio.run(_produce(broker, topic, items, partitions))

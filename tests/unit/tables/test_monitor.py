@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cli.traffic import TrafficSpec, feature_events
+from tables.monitor import FeatureMonitor, MonitorConfig, Observation, category_text
+from tables.state import Chunk, ModelHead, head_key
+
+
+class DictStore:
+    """The StateStore protocol over a dict, counting bytes written like a changelog would."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.bytes_written = 0
+        self.writes = 0
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def set(self, key, value):
+        self.data[key] = value
+        self.bytes_written += len(key) + len(value)
+        self.writes += 1
+
+    def delete(self, key):
+        self.data.pop(key, None)
+        self.writes += 1
+
+
+def observations(spec: TrafficSpec, n: int, first: int = 0, offset0: int = 0):
+    return [
+        Observation(offset=offset0 + i, partition=0, timestamp=e["timestamp"], features=e["features"])
+        for i, e in enumerate(feature_events(spec, n, first=first))
+    ]
+
+
+CONFIG = MonitorConfig(reference_size=200, window_size=200)
+
+
+def run(store, obs, batch=50, config=CONFIG, model="m", version="1"):
+    monitor = FeatureMonitor(store, config)
+    out = []
+    for i in range(0, len(obs), batch):
+        out.extend(monitor.apply(model, version, obs[i:i + batch]))
+    return out
+
+
+def test_reference_then_windows_and_shift_detected():
+    spec = TrafficSpec(shift_at=600, shift_sigma=1.0, seed=3)
+    events = run(DictStore(), observations(spec, 1000))
+    # reference 0..199, windows [200,400) [400,600) [600,800) [800,1000), 3 features each
+    assert len(events) == 12
+    income = [e for e in events if e.feature == "income"]
+    assert [e.window_start_seq for e in income] == [200, 400, 600, 800]
+    assert [e.drifted for e in income] == [False, False, True, True]
+    assert all(e.test == "ks" for e in income)
+    channel = [e for e in events if e.feature == "channel"]
+    assert all(e.test == "chi2" and not e.drifted for e in channel)
+    assert not any(e.drifted for e in events if e.feature == "age")
+    first = income[2]
+    assert first.window_start_offset == 600 and first.window_end_offset == 799
+    assert first.reference_size == 200 and first.current_size == 200
+    assert first.severity in ("medium", "high") and first.effect >= 0.1
+
+
+def test_batch_boundaries_do_not_change_results():
+    spec = TrafficSpec(shift_at=500, seed=5)
+    obs = observations(spec, 900)
+    a = run(DictStore(), obs, batch=7)
+    b = run(DictStore(), obs, batch=900)
+    assert [(e.event_id, e.statistic, e.p_value, e.drifted) for e in a] == \
+        [(e.event_id, e.statistic, e.p_value, e.drifted) for e in b]
+
+
+def test_redelivered_events_are_not_counted_twice():
+    spec = TrafficSpec(seed=9)
+    obs = observations(spec, 700)
+    store = DictStore()
+    monitor = FeatureMonitor(store, CONFIG)
+    events = monitor.apply("m", "1", obs[:350])
+    # a crash after the state was written but before the offset commit: 300..349 come again
+    events += monitor.apply("m", "1", obs[300:700])
+    head = ModelHead.decode(store.get(head_key("m", "1")))
+    assert head.seq == 700 and head.last_offset == 699
+    assert [e.window_end_seq for e in events if e.feature == "age"] == [400, 600]
+    assert events == run(DictStore(), obs, batch=350)
+
+
+def test_replay_after_a_crash_before_the_head_was_written_gives_the_same_results():
+    spec = TrafficSpec(shift_at=300, seed=2)
+    obs = observations(spec, 600)
+    reference = run(DictStore(), obs, batch=100)
+
+    store = DictStore()
+    monitor = FeatureMonitor(store, CONFIG)
+    first = monitor.apply("m", "1", obs[:300])
+    before = dict(store.data)
+    # a batch that closes a window, then the process dies before its head reaches the log:
+    second = monitor.apply("m", "1", obs[300:450])
+    crashed = dict(before)
+    for key, value in store.data.items():
+        if not key.startswith(b"h|"):
+            crashed[key] = value
+    replayed = FeatureMonitor(DictStore(), CONFIG)
+    replayed.store.data = crashed
+    again = replayed.apply("m", "1", obs[300:450]) + replayed.apply("m", "1", obs[450:600])
+    assert first + again == reference
+    assert second == again[: len(second)]
+
+
+def test_state_stays_bounded_and_writes_scale_with_events_not_windows():
+    spec = TrafficSpec(seed=4)
+    store = DictStore()
+    monitor = FeatureMonitor(store, CONFIG)
+    sizes = []
+    for start in range(0, 4000, 100):
+        monitor.apply("m", "1", observations(spec, 100, first=start, offset0=start))
+        sizes.append(sum(len(v) for v in store.data.values()))
+    # state after 40 batches is no larger than after the first window of monitoring
+    assert max(sizes[10:]) <= max(sizes[:10]) * 1.5
+    # a batch writes its own values, not the whole window: ~ 3 features x 8-ish bytes per event
+    per_event = store.bytes_written / 4000
+    assert per_event < 200, per_event
+
+
+def test_stale_chunks_are_deleted_after_the_window_closes():
+    spec = TrafficSpec(seed=8)
+    store = DictStore()
+    run(store, observations(spec, 650), batch=50)
+    chunks = [k for k in store.data if k.startswith(b"c|")]
+    # only the open window's chunks remain (600..649 -> 1 chunk)
+    assert len(chunks) == 1
+
+
+def test_new_version_gets_its_own_reference():
+    store = DictStore()
+    spec1 = TrafficSpec(model_version="1", seed=1)
+    spec2 = TrafficSpec(model_version="2", seed=1, shift_at=0, shift_sigma=3.0)
+    run(store, observations(spec1, 400), version="1")
+    events = run(store, observations(spec2, 400, offset0=400), version="2")
+    # version 2 is shifted from its first event, so against its own reference it is still
+    assert events and not any(e.drifted for e in events)
+    assert all(e.model_version == "2" for e in events)
+
+
+def test_kinds_are_inferred_and_mismatches_counted():
+    base = [{"x": float(i % 7), "c": "a" if i % 2 else "b", "mix": i if i < 100 else "s"}
+            for i in range(200)]
+    obs = [Observation(offset=i, partition=0, timestamp="2026-11-26T00:00:00+00:00", features=f)
+           for i, f in enumerate(base)]
+    store = DictStore()
+    monitor = FeatureMonitor(store, CONFIG)
+    monitor.apply("m", "1", obs)
+    head = ModelHead.decode(store.get(head_key("m", "1")))
+    assert head.kinds == {"x": "numeric", "c": "categorical", "mix": "categorical"}
+    later = [Observation(offset=200 + i, partition=0, timestamp="2026-11-26T00:00:00+00:00",
+                         features={"x": "oops", "c": 1.0, "mix": 3.0, "new": 1})
+             for i in range(10)]
+    monitor.apply("m", "1", later)
+    head = ModelHead.decode(store.get(head_key("m", "1")))
+    assert head.type_mismatches == 10 and head.unknown_features == 10
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (None, None), (True, "true"), (3.0, "3"), (2.5, "2.5"), ("web", "web"), (1e300, "1e+300"),
+])
+def test_category_text(value, text):
+    assert category_text(value) == text
+
+
+def test_chunk_codec_round_trip():
+    chunk = Chunk(numeric={"a": np.array([1.0, np.nan, 3.5]), "b": np.array([0.0, 1.0, 2.0])},
+                  categorical={"c": ["x", None, "y"]})
+    again = Chunk.decode(chunk.encode())
+    assert again.size == 3
+    np.testing.assert_array_equal(again.numeric["a"], chunk.numeric["a"])
+    np.testing.assert_array_equal(again.numeric["b"], chunk.numeric["b"])
+    assert again.categorical == {"c": ["x", None, "y"]}
