@@ -7,11 +7,28 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, LargeBinary, String, Text, func
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: tables partitioned by month on PostgreSQL, with their partition column
-PARTITIONED: dict[str, str] = {"drift_results": "timestamp"}
+PARTITIONED: dict[str, str] = {
+    "drift_results": "timestamp",
+    "performance_metrics": "timestamp",
+    "labelled_predictions": "timestamp",
+}
 
 
 class Base(DeclarativeBase):
@@ -67,3 +84,48 @@ class DeadLetterRow(Base):
     app_id: Mapped[str] = mapped_column(String(255))
     model_name: Mapped[str | None] = mapped_column(String(128))
     model_version: Mapped[str | None] = mapped_column(String(128))
+
+
+class PerformanceMetric(Base):
+    """One metric of one closed window of labelled predictions (or of confidences)."""
+
+    __tablename__ = "performance_metrics"
+    __table_args__ = (
+        Index("ix_performance_metrics_model_metric_time", "model_name", "metric", "timestamp"),
+        {"postgresql_partition_by": "RANGE (timestamp)"},
+    )
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(128))
+    metric: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)
+    reference_value: Mapped[float | None] = mapped_column(Float)
+    sample_size: Mapped[int] = mapped_column(Integer)
+    window_start_seq: Mapped[int] = mapped_column(BigInteger)
+    window_end_seq: Mapped[int] = mapped_column(BigInteger)
+    window_start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+
+
+class LabelledPrediction(Base):
+    """A prediction joined with its label: the production data retraining and evaluation use."""
+
+    __tablename__ = "labelled_predictions"
+    __table_args__ = (
+        Index("ix_labelled_predictions_model_time", "model_name", "model_version", "timestamp"),
+        {"postgresql_partition_by": "RANGE (timestamp)"},
+    )
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the prediction's event_id
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(128))
+    label_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    prediction: Mapped[Any] = mapped_column(JSON)
+    probabilities: Mapped[Any | None] = mapped_column(JSON)
+    features: Mapped[Any | None] = mapped_column(JSON)
+    label: Mapped[Any] = mapped_column(JSON)

@@ -6,6 +6,7 @@ Each partitioned table also has a DEFAULT partition, so a row outside every mont
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, text
@@ -23,12 +24,15 @@ def partition_name(table: str, month: date) -> str:
 
 
 def ensure_partitions(conn: Connection, today: date, *, months_back: int = 1,
-                      months_ahead: int = 3) -> list[str]:
-    """Create missing monthly partitions around ``today``; return the names created."""
+                      months_ahead: int = 3, tables: Iterable[str] | None = None) -> list[str]:
+    """Create missing monthly partitions around ``today``; return the names created.
+
+    ``tables`` defaults to every partitioned table; a migration names only its own.
+    """
     if conn.dialect.name != "postgresql":
         return []
     created: list[str] = []
-    for table in PARTITIONED:
+    for table in PARTITIONED if tables is None else tables:
         conn.execute(text(
             f'CREATE TABLE IF NOT EXISTS "{table}_default" PARTITION OF "{table}" DEFAULT'
         ))
