@@ -107,6 +107,19 @@ def is_alive(record: Record, proc: Path = PROC) -> bool:
     return record.pid > 0 and start_time(record.pid, proc) == record.start_time
 
 
+def group_members(pgid: int, proc: Path = PROC) -> list[int]:
+    """Live (non-zombie) processes in process group ``pgid``."""
+    members = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name), proc)
+            # fields[0] is the state, fields[2] the process group (stat fields 3 and 5).
+            if fields and len(fields) > 2 and fields[0] not in ("Z", "X") \
+                    and fields[2] == str(pgid):
+                members.append(int(entry.name))
+    return members
+
+
 def command_name(pid: int, proc: Path = PROC) -> str:
     try:
         return (proc / str(pid) / "comm").read_text().strip() or "?"
@@ -232,17 +245,22 @@ def terminate(record: Record, timeout: float = 30.0, proc: Path = PROC) -> bool:
     except ProcessLookupError:
         return False
     # Signal the whole group only when the process leads it (we started it with
-    # start_new_session); otherwise signal just the pid.
-    kill = os.killpg if group == record.pid else os.kill
+    # start_new_session), and then wait for all of it: MLflow's workers hold its port too.
+    leads = group == record.pid
+    kill = os.killpg if leads else os.kill
+
+    def gone() -> bool:
+        return not is_alive(record, proc) and not (leads and group_members(record.pid, proc))
+
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):
             kill(record.pid, sig)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not is_alive(record, proc):
+            if gone():
                 return True
             time.sleep(0.1)
-    return not is_alive(record, proc)
+    return gone()
 
 
 def tail(path: Path, lines: int = 15) -> list[str]:

@@ -41,8 +41,8 @@ def parse_only(value: str | None) -> list[str]:
     wanted = {part.strip().lower() for part in value.split(",") if part.strip()}
     unknown = sorted(wanted - set(SERVICES))
     if unknown or not wanted:
-        raise BadInput(f"--only: unknown service {', '.join(unknown) or value!r}; "
-                       f"choose from {','.join(SERVICES)}")
+        named = ", ".join(unknown) or repr(value)
+        raise BadInput(f"--only: unknown service {named}; choose from {','.join(SERVICES)}")
     return [name for name in SERVICES if name in wanted]
 
 
