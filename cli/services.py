@@ -397,6 +397,13 @@ class MailSink(Spawned):
     def env(self) -> dict[str, str]:
         return {"SMTP__HOST": HOST, "SMTP__PORT": str(self.config.smtp_port)}
 
+    def down(self, purge: bool = False) -> str:
+        message = super().down(purge)
+        if purge and self.mailbox.exists():
+            self.mailbox.unlink()
+            message += f"; removed {self.mailbox}"
+        return message
+
     def preflight(self) -> None:
         if importlib.util.find_spec("aiosmtpd") is None:
             raise StackError(f"smtp: the aiosmtpd package is not installed in this Python "

@@ -267,6 +267,9 @@ def test_smtp_sink_keeps_what_is_sent_and_stops(stack: Stack) -> None:
     assert line(ok(stack.run("up", "--only", "smtp")), f"smtp      already running (pid {pid})")
     assert ok(stack.run("down", "--only", "smtp")).strip() == f"smtp      stopped (pid {pid})"
     assert processes.port_is_free("127.0.0.1", stack.smtp_port)
+    assert (stack.state / "mailbox.jsonl").exists()  # down keeps the mail; --purge does not
+    ok(stack.run("down", "--only", "smtp", "--purge"))
+    assert not (stack.state / "mailbox.jsonl").exists()
 
 
 # -- MLflow -------------------------------------------------------------------------------------
