@@ -141,8 +141,9 @@ class Postgres(Service):
         pid = self.postmaster_pid()
         note = "" if ours or pid is None else f"cluster {self.version}/{self.cluster} running, " \
                                                f"not started by this stack"
-        return Status(self.name, ours, record.pid if ours and record else None, self.address,
-                      str(self.data_dir), note)
+        if ours and record is not None:
+            return Status(self.name, True, record.pid, record.address, record.data_dir)
+        return Status(self.name, False, None, self.address, str(self.data_dir), note)
 
     def up(self) -> str:
         self._ensure_installed()
@@ -150,6 +151,8 @@ class Postgres(Service):
         assert version is not None
         label = f"cluster {version}/{self.cluster}"
         record = self.record()
+        if record is not None and is_alive(record):
+            self.require_same_address(record)
         running = self.postmaster_pid()
         if record is not None and is_alive(record) and running == record.pid:
             self._setup_database(version)

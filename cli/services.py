@@ -149,11 +149,21 @@ class Service(abc.ABC):
     def record(self) -> Record | None:
         return Record.load(self.record_path)
 
+    def require_same_address(self, record: Record) -> None:
+        """A running service started for other settings (another port) is not "already
+        running": say so instead of reporting an address it does not listen on, and instead
+        of starting a second one whose first ``down`` could no longer find."""
+        if record.address != self.address:
+            raise StackError(f"{self.name}: running at {record.address} (pid {record.pid}), "
+                             f"not at the configured {self.address}; run `driftline stack down "
+                             f"--only {self.name}` first")
+
     def status(self) -> Status:
         record = self.record()
         running = record is not None and is_alive(record)
-        return Status(self.name, running, record.pid if record and running else None,
-                      self.address, str(self.data_dir))
+        if record is not None and running:
+            return Status(self.name, True, record.pid, record.address, record.data_dir)
+        return Status(self.name, False, None, self.address, str(self.data_dir))
 
 
 class Spawned(Service):
@@ -199,6 +209,7 @@ class Spawned(Service):
         deadline = time.monotonic() + self.config.start_timeout
         record = self.record()
         if record is not None and is_alive(record):
+            self.require_same_address(record)
             self.wait_ready(record, deadline, started=False)
             return f"already running (pid {record.pid}) at {self.address}"
         self.record_path.unlink(missing_ok=True)  # stale: its process is gone

@@ -12,7 +12,6 @@ import json
 import shlex
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import click
 
@@ -66,9 +65,10 @@ class Console:
             error.show()
 
 
-def _run_all(names: list[str], action: Callable[[Service], str], parallel: bool) -> None:
-    """Run ``action`` on each service (in parallel threads if asked), print one line per
-    service, and exit 1 after all of them if any failed."""
+def _run_all(names: list[str], action: Callable[[Service], str]) -> None:
+    """Run ``action`` on each service in parallel (a cold start is bounded by the slowest
+    service, not the sum), print one line per service, and exit 1 after all of them if any
+    failed."""
     console = Console()
     config = StackConfig.load()
     services = build(config, console.say)
@@ -86,13 +86,19 @@ def _run_all(names: list[str], action: Callable[[Service], str], parallel: bool)
             console.fail(StackError(f"{name}: {exc}"))
 
     with locked(config.stack_dir / ".lock"):
-        if parallel:
-            with ThreadPoolExecutor(max_workers=len(names)) as pool:
-                for future in [pool.submit(one, name) for name in names]:
-                    future.result()
-        else:
-            for name in names:
-                one(name)
+        # Daemon threads: Ctrl-C returns at once instead of waiting for every probe to time
+        # out. What was started is already recorded, so `down` can still stop it.
+        workers = [threading.Thread(target=one, args=(name,), daemon=True) for name in names]
+        for worker in workers:
+            worker.start()
+        try:
+            for worker in workers:
+                while worker.is_alive():
+                    worker.join(0.2)
+        except KeyboardInterrupt:
+            click.echo("driftline: interrupted; what already started keeps running "
+                       "(`driftline stack status`, `driftline stack down`)", err=True)
+            raise SystemExit(130) from None
     if failed:
         raise SystemExit(1)
 
@@ -108,7 +114,7 @@ def up(only: str | None) -> None:
     """Start the services (those already running are left as they are) and wait until
     each one answers."""
     names = parse_only(only)
-    _run_all(names, lambda service: service.up(), parallel=True)
+    _run_all(names, lambda service: service.up())
     click.echo('To use it: eval "$(driftline stack env)"')
 
 
@@ -119,7 +125,7 @@ def up(only: str | None) -> None:
 def down(only: str | None, purge: bool) -> None:
     """Stop what `stack up` started; nothing else."""
     names = list(reversed(parse_only(only)))
-    _run_all(names, lambda service: service.down(purge=purge), parallel=True)
+    _run_all(names, lambda service: service.down(purge=purge))
 
 
 @stack.command()

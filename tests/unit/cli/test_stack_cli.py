@@ -119,9 +119,10 @@ def stand_in() -> Iterator[subprocess.Popen[bytes]]:
     child.wait()
 
 
-def save_record(state: Path, service: str, pid: int, start: int) -> Path:
+def save_record(state: Path, service: str, pid: int, start: int,
+                address: str = "127.0.0.1:11999") -> Path:
     path = state / service / "process.json"
-    Record(service, pid, start, "127.0.0.1:11999", str(state / service), "/dev/null", {}).save(path)
+    Record(service, pid, start, address, str(state / service), "/dev/null", {}).save(path)
     return path
 
 
@@ -138,6 +139,22 @@ def test_up_again_leaves_the_running_one_alone(
         f"smtp      already running (pid {stand_in.pid}) at 127.0.0.1:11999"
     assert run("status", "--only", "smtp")[1].splitlines()[1].split()[:3] == \
         ["smtp", "running", str(stand_in.pid)]
+
+
+def test_up_refuses_when_the_running_one_was_started_for_another_port(
+        state: Path, stand_in: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    start = processes.start_time(stand_in.pid)
+    assert start is not None
+    save_record(state, "smtp", stand_in.pid, start, address="127.0.0.1:11000")
+    monkeypatch.setattr(services, "spawn", lambda *a, **k: pytest.fail("spawned a second one"))
+    code, _, err = run("up", "--only", "smtp")
+    assert code == 1
+    assert err.splitlines() == [
+        f"driftline: error: smtp: running at 127.0.0.1:11000 (pid {stand_in.pid}), not at the "
+        "configured 127.0.0.1:11999; run `driftline stack down --only smtp` first"]
+    # status shows where it really listens
+    assert run("status", "--only", "smtp")[1].splitlines()[1].split()[:4] == \
+        ["smtp", "running", str(stand_in.pid), "127.0.0.1:11000"]
 
 
 def test_down_stops_the_recorded_process(state: Path, stand_in: subprocess.Popen[bytes]) -> None:
