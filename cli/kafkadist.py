@@ -1,4 +1,4 @@
-"""Kafka from Maven Central: the jars, the broker's config, its storage, its command line.
+"""Kafka from Maven Central: the jars, the config, the storage, the broker as a service.
 
 No Kafka tarball and no Docker image: ``resources/kafka-pom.xml`` names the broker's
 artifacts, ``mvn dependency:copy-dependencies`` copies them once into a cache shared by
@@ -7,8 +7,10 @@ every clone on the machine, and the broker runs as ``java -cp "libs/*" kafka.Kaf
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import logging
 import re
 import shutil
 import subprocess
@@ -19,7 +21,8 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from cli.processes import StackError, locked
+from cli.processes import StackError, accepts, locked, tail
+from cli.services import HOST, LOOPBACK_NAMES, Spawned
 
 POM = "kafka-pom.xml"
 LOG4J2 = "kafka-log4j2.xml"
@@ -181,3 +184,92 @@ def broker_command(libs: Path, properties: Path, home: Path) -> list[str]:
         f"-Dlog4j2.configurationFile={home / 'log4j2.xml'}",
         "-cp", f"{libs}/*", "kafka.Kafka", str(properties),
     ]
+
+
+class Kafka(Spawned):
+    """Kafka in KRaft mode: one JVM that is broker and controller, from Maven Central jars."""
+
+    name = "kafka"
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.config.kafka_port}"
+
+    @property
+    def controller_port(self) -> int:
+        return self.config.kafka_port + 1
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.home / "server.log"
+
+    @property
+    def output(self) -> Path:
+        return self.home / "kafka.out"
+
+    def ports(self) -> list[int]:
+        return [self.config.kafka_port, self.controller_port]
+
+    def env(self) -> dict[str, str]:
+        return {"KAFKA__BROKER": f"kafka://{self.config.kafka_host}:{self.config.kafka_port}"}
+
+    def preflight(self) -> None:
+        if self.config.kafka_host not in LOOPBACK_NAMES:
+            raise StackError(f"kafka: KAFKA__BROKER host {self.config.kafka_host!r} is not "
+                             f"127.0.0.1 or localhost; the local stack listens on loopback only")
+        if self.controller_port > 65535:
+            raise StackError(f"kafka: port {self.config.kafka_port} leaves no room for the "
+                             f"controller port (+1)")
+        require_java(self.name)
+
+    def prepare(self) -> None:
+        self.libs = ensure_jars(self.config.cache_dir, self.say)
+        self.properties = write_config(
+            self.home, host=HOST, broker_port=self.config.kafka_port,
+            controller_port=self.controller_port, log_dirs=self.data_dir)
+        format_storage(self.libs, self.properties, self.data_dir)
+
+    def command(self) -> list[str]:
+        return broker_command(self.libs, self.properties, self.home)
+
+    def log_tail(self) -> list[str]:
+        # The JVM's own complaints (bad flags, missing classes) land in kafka.out, the
+        # broker's in server.log; show whichever has something.
+        return tail(self.log) or tail(self.home / "kafka.out")
+
+    def probe(self) -> bool:
+        if not accepts(HOST, self.config.kafka_port):
+            return False
+        return kafka_metadata_ok(self.address)
+
+
+def kafka_metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
+    """Whether the broker answers a metadata request (a listening socket is not enough:
+    the broker accepts connections before it has joined its own KRaft quorum)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL + 1)  # refused connections while starting are expected
+
+    async def ask() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap,
+                                    request_timeout_ms=int(timeout * 1000))
+        try:
+            await asyncio.wait_for(admin.start(), timeout)
+            await asyncio.wait_for(admin.list_topics(), timeout)
+            return True
+        finally:
+            await admin.close()
+
+    try:
+        return asyncio.run(ask())
+    except (TimeoutError, KafkaError, OSError):
+        return False
+    finally:
+        quiet.setLevel(level)

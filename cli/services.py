@@ -9,9 +9,7 @@ cluster instead (``cli/pgcluster.py``). Everything listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import abc
-import asyncio
 import importlib.util
-import logging
 import os
 import shutil
 import socket
@@ -26,11 +24,9 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cli import kafkadist
 from cli.processes import (
     Record,
     StackError,
-    accepts,
     is_alive,
     record_for,
     require_free_port,
@@ -235,8 +231,9 @@ class Spawned(Service):
     def wait_ready(self, record: Record, deadline: float, started: bool) -> None:
         while True:
             if not is_alive(record):
-                raise StackError(f"{self.name}: the process exited during start; see {self.log}",
-                                 self.log_tail())
+                lines = self.log_tail()
+                raise StackError(f"{self.name}: the process exited during start"
+                                 f"{crash_reason(lines)}; see {self.log}", lines)
             if self.probe():
                 return
             if time.monotonic() > deadline:
@@ -261,92 +258,13 @@ class Spawned(Service):
         return message
 
 
-class Kafka(Spawned):
-    """Kafka in KRaft mode: one JVM that is broker and controller, from Maven Central jars."""
-
-    name = "kafka"
-
-    @property
-    def address(self) -> str:
-        return f"{HOST}:{self.config.kafka_port}"
-
-    @property
-    def controller_port(self) -> int:
-        return self.config.kafka_port + 1
-
-    @property
-    def data_dir(self) -> Path:
-        return self.home / "data"
-
-    @property
-    def log(self) -> Path:
-        return self.home / "server.log"
-
-    @property
-    def output(self) -> Path:
-        return self.home / "kafka.out"
-
-    def ports(self) -> list[int]:
-        return [self.config.kafka_port, self.controller_port]
-
-    def env(self) -> dict[str, str]:
-        return {"KAFKA__BROKER": f"kafka://{self.config.kafka_host}:{self.config.kafka_port}"}
-
-    def preflight(self) -> None:
-        if self.config.kafka_host not in LOOPBACK_NAMES:
-            raise StackError(f"kafka: KAFKA__BROKER host {self.config.kafka_host!r} is not "
-                             f"127.0.0.1 or localhost; the local stack listens on loopback only")
-        if self.controller_port > 65535:
-            raise StackError(f"kafka: port {self.config.kafka_port} leaves no room for the "
-                             f"controller port (+1)")
-        kafkadist.require_java(self.name)
-
-    def prepare(self) -> None:
-        self.libs = kafkadist.ensure_jars(self.config.cache_dir, self.say)
-        self.properties = kafkadist.write_config(
-            self.home, host=HOST, broker_port=self.config.kafka_port,
-            controller_port=self.controller_port, log_dirs=self.data_dir)
-        kafkadist.format_storage(self.libs, self.properties, self.data_dir)
-
-    def command(self) -> list[str]:
-        return kafkadist.broker_command(self.libs, self.properties, self.home)
-
-    def log_tail(self) -> list[str]:
-        # The JVM's own complaints (bad flags, missing classes) land in kafka.out, the
-        # broker's in server.log; show whichever has something.
-        return tail(self.log) or tail(self.home / "kafka.out")
-
-    def probe(self) -> bool:
-        if not accepts(HOST, self.config.kafka_port):
-            return False
-        return kafka_metadata_ok(self.address)
-
-
-def kafka_metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
-    """Whether the broker answers a metadata request (a listening socket is not enough:
-    the broker accepts connections before it has joined its own KRaft quorum)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import KafkaError
-
-    quiet = logging.getLogger("aiokafka")
-    level, quiet.level = quiet.level, logging.CRITICAL + 1  # retries are expected, not news
-
-    async def ask() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap,
-                                    request_timeout_ms=int(timeout * 1000))
-        try:
-            await asyncio.wait_for(admin.start(), timeout)
-            await asyncio.wait_for(admin.list_topics(), timeout)
-            return True
-        finally:
-            await admin.close()
-
-    try:
-        return asyncio.run(ask())
-    except (TimeoutError, KafkaError, OSError):
-        return False
-    finally:
-        quiet.setLevel(level)
+def crash_reason(lines: list[str]) -> str:
+    """': <the last error line>' from a log tail (a Java exception, a Python one), or ''."""
+    for line in reversed(lines):
+        text = line.strip()
+        if not text.startswith("at ") and ("Exception" in text or "Error" in text):
+            return f": {text}"
+    return ""
 
 
 class MLflow(Spawned):

@@ -16,9 +16,10 @@ from collections.abc import Callable
 import click
 
 from cli.errors import BadInput
+from cli.kafkadist import Kafka
 from cli.pgcluster import Postgres
 from cli.processes import StackError, locked
-from cli.services import Kafka, MailSink, MLflow, Service, StackConfig
+from cli.services import MailSink, MLflow, Service, StackConfig
 
 #: In start order; `down` goes the other way.
 KINDS: dict[str, type[Service]] = {

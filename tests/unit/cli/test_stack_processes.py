@@ -142,3 +142,15 @@ def test_stack_error_prints_detail_then_one_line_and_exits_1(
     error.show()
     err = capsys.readouterr().err.splitlines()
     assert err == ["  | FATAL boom", "  | more", "driftline: error: kafka: did not become ready"]
+
+
+def test_crash_reason_is_the_last_error_line_not_a_stack_frame() -> None:
+    from cli.services import crash_reason
+
+    tail = ["[x] INFO shutting down",
+            "[x] ERROR Exiting Kafka due to fatal exception (kafka.Kafka$)",
+            "java.lang.RuntimeException: Error: node ID not found in /d",
+            "\tat kafka.server.KafkaRaftServer$.initializeLogDirs(KafkaRaftServer.scala:157)",
+            "\tat kafka.Kafka.main(Kafka.scala)"]
+    assert crash_reason(tail) == ": java.lang.RuntimeException: Error: node ID not found in /d"
+    assert crash_reason(["all fine"]) == ""
