@@ -198,3 +198,20 @@ def test_mailbox_prints_messages_and_json(state: Path) -> None:
                                 "   PSI 0.3", "   severity high",
                                 f"1 message(s) in {state / 'mailbox.jsonl'}"]
     assert run("mailbox", "--json")[1] == json.dumps(mail) + "\n"
+
+
+def test_a_service_that_never_answers_times_out_with_its_log_tail(
+        state: Path, stand_in: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACK__START_TIMEOUT", "1")
+    sink = services.MailSink(services.StackConfig.load(), lambda text: None)
+    sink.home.mkdir(parents=True)
+    sink.log.write_text("starting\nstill starting\n")
+    monkeypatch.setattr(services.MailSink, "probe", lambda self: False)
+    start = processes.start_time(stand_in.pid)
+    assert start is not None
+    record = Record("smtp", stand_in.pid, start, sink.address, "-", str(sink.log), {})
+    with pytest.raises(processes.StackError) as caught:
+        sink.wait_ready(record, deadline=0.0, started=True)
+    assert caught.value.format_message() == \
+        f"smtp: did not become ready within 1 s; see {sink.log}"
+    assert caught.value.detail == ["starting", "still starting"]
