@@ -232,14 +232,15 @@ class Kafka(Spawned):
             self.home, host=HOST, broker_port=self.config.kafka_port,
             controller_port=self.controller_port, log_dirs=self.data_dir)
         format_storage(self.libs, self.properties, self.data_dir)
+        self.output.write_bytes(b"")
 
     def command(self) -> list[str]:
         return broker_command(self.libs, self.properties, self.home)
 
-    def log_tail(self) -> list[str]:
-        # The JVM's own complaints (bad flags, missing classes) land in kafka.out, the
-        # broker's in server.log; show whichever has something.
-        return tail(self.log) or tail(self.home / "kafka.out")
+    def failure_log(self) -> Path:
+        # The JVM's own complaints (bad flags, a missing class) land in kafka.out, which is
+        # emptied on every start and otherwise stays empty; the broker's go to server.log.
+        return self.output if tail(self.output) else self.log
 
     def probe(self) -> bool:
         if not accepts(HOST, self.config.kafka_port):

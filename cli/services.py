@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cli.errors import BadInput
 from cli.processes import (
     Record,
     StackError,
@@ -72,8 +73,14 @@ class StackConfig:
     def load(cls) -> StackConfig:
         from settings import Settings
 
-        settings = Settings()
-        stack = StackSettings()
+        try:
+            settings = Settings()
+            stack = StackSettings()
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = "__".join(str(part) for part in error["loc"]).upper()
+            prefix = "STACK__" if exc.title == StackSettings.__name__ else ""
+            raise BadInput(f"{prefix}{where}: {error['msg']}") from None
         first = settings.kafka.bootstrap_servers.split(",")[0]
         host, _, port = first.rpartition(":")
         return cls(
@@ -198,8 +205,9 @@ class Spawned(Service):
     def probe(self) -> bool:
         """True once the service answers like itself (not merely accepts connections)."""
 
-    def log_tail(self) -> list[str]:
-        return tail(self.log)
+    def failure_log(self) -> Path:
+        """The log that tells why a start failed."""
+        return self.log
 
     def up(self) -> str:
         deadline = time.monotonic() + self.config.start_timeout
@@ -231,16 +239,18 @@ class Spawned(Service):
     def wait_ready(self, record: Record, deadline: float, started: bool) -> None:
         while True:
             if not is_alive(record):
-                lines = self.log_tail()
+                log = self.failure_log()
+                lines = tail(log)
                 raise StackError(f"{self.name}: the process exited during start"
-                                 f"{crash_reason(lines)}; see {self.log}", lines)
+                                 f"{crash_reason(lines)}; see {log}", lines)
             if self.probe():
                 return
             if time.monotonic() > deadline:
                 what = "did not become ready" if started else "is running but does not answer"
+                log = self.failure_log()
                 raise StackError(
                     f"{self.name}: {what} within {self.config.start_timeout:.0f} s; "
-                    f"see {self.log}", self.log_tail())
+                    f"see {log}", tail(log))
             time.sleep(0.25)
 
     def down(self, purge: bool = False) -> str:

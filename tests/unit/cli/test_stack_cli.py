@@ -60,6 +60,19 @@ def test_env_prints_exports_for_the_configured_ports(state: Path) -> None:
         "export SMTP__HOST=127.0.0.1", "export SMTP__PORT=11999"]
 
 
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("STACK__SMTP_PORT", "70000", "STACK__SMTP_PORT: Input should be less than or equal to 65535"),
+    ("KAFKA__BROKER", "nohostport", "KAFKA__BROKER: Value error, KAFKA__BROKER must look like "
+                                    "kafka://host:port[,host:port]"),
+])
+def test_bad_settings_are_one_line_bad_input(state: Path, monkeypatch: pytest.MonkeyPatch,
+                                             name: str, value: str, message: str) -> None:
+    monkeypatch.setenv(name, value)
+    code, _, err = run("status")
+    assert code == 2
+    assert err.splitlines() == [f"driftline: error: {message}"]
+
+
 def test_status_with_nothing_started_says_stopped_with_addresses_and_data_dirs(state: Path) -> None:
     code, out, _ = run("status", "--only", "kafka,mlflow,smtp")
     assert code == 0
