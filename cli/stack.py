@@ -131,10 +131,14 @@ def down(only: str | None, purge: bool) -> None:
 
 @stack.command()
 @only_option
-def status(only: str | None) -> None:
+@click.option("--check", is_flag=True,
+              help="Print nothing; exit 0 when every service named runs, 1 otherwise.")
+def status(only: str | None, check: bool) -> None:
     """Print each service: running or stopped, pid, address, data dir."""
     config = StackConfig.load()
     services = build(config, lambda name, text: None)
+    if check:
+        raise SystemExit(0 if all(services[n].status().running for n in parse_only(only)) else 1)
     rows = [("SERVICE", "STATE", "PID", "ADDRESS", "DATA")]
     notes = []
     for name in parse_only(only):
