@@ -33,6 +33,8 @@ class TopicNames(BaseModel):
     promotion_events: str = "promotion-events"
     alerts: str = "alerts"
     dead_letters: str = "dead-letters"
+    performance_metrics: str = "performance-metrics"
+    labelled_predictions: str = "labelled-predictions"
 
     def name(self, field: str) -> str:
         return f"{self.prefix}{getattr(self, field)}"

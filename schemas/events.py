@@ -35,6 +35,11 @@ COMMON_FIELDS: tuple[FieldSpec, ...] = (
 
 DRIFT_KINDS = ("data_drift", "model_drift", "performance_drop", "recovered")
 SEVERITIES = ("none", "low", "medium", "high")
+#: where a result stands in alert hygiene: "fired" once when k of the last m windows drifted,
+#: "ongoing" while that lasts, "recovered" once when it clears, "none" otherwise
+ALERT_STATES = ("none", "fired", "ongoing", "recovered")
+ALERT_KINDS = ("drift_alert", "recovered", "performance_drop", "retrain_decision",
+               "training_failed", "promotion_decision")
 
 
 class Event(faust.Record, abstract=True, include_metadata=False, serializer="json"):
@@ -120,6 +125,8 @@ class DriftEvent(Event):
     p_value_adjusted: float | None = None
     missing_share: float | None = None
     partition: int | None = None
+    alert: str = "none"
+    tests: dict[str, Any] | None = None
 
     FIELDS = (
         *COMMON_FIELDS,
@@ -142,8 +149,37 @@ class DriftEvent(Event):
         FieldSpec("p_value_adjusted", "number", required=False),
         FieldSpec("missing_share", "number", required=False),
         FieldSpec("partition", "integer", required=False),
+        FieldSpec("alert", "enum", choices=ALERT_STATES, required=False,
+                  description="Alert hygiene: fired once when k of the last m windows drifted."),
+        FieldSpec("tests", "object", required=False,
+                  description="Every test run: name -> {statistic, p_value}."),
     )
     DESCRIPTION = "The result of one drift test on one closed window."
+
+
+class Alert(Event):
+    """Something a person should hear about; the notification agent turns it into e-mail."""
+
+    kind: str
+    severity: str
+    subject: str
+    summary: str
+    dedup_key: str
+    details: dict[str, Any] | None = None
+    source_event_id: str | None = None
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec("kind", "enum", choices=ALERT_KINDS),
+        FieldSpec("severity", "enum", choices=SEVERITIES),
+        FieldSpec("subject", "text"),
+        FieldSpec("summary", "long_text"),
+        FieldSpec("dedup_key", "text",
+                  description="Notifications are de-duplicated per (model, kind, dedup_key)."),
+        FieldSpec("details", "object", required=False),
+        FieldSpec("source_event_id", "uuid", required=False),
+    )
+    DESCRIPTION = "A notification request: drift alert, recovery, retrain or promotion news."
 
 
 class DeadLetter(faust.Record, include_metadata=False, serializer="json"):
@@ -174,7 +210,7 @@ INPUT_EVENTS: Mapping[str, type[Event]] = {
     "PredictionEvent": PredictionEvent,
     "LabelEvent": LabelEvent,
 }
-OUTPUT_EVENTS: Mapping[str, type[Event]] = {"DriftEvent": DriftEvent}
+OUTPUT_EVENTS: Mapping[str, type[Event]] = {"DriftEvent": DriftEvent, "Alert": Alert}
 
 
 def decode(raw: bytes | None, record: type[E], limits: Limits) -> E:

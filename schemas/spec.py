@@ -6,6 +6,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid
@@ -21,9 +22,13 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"
 _NAME_RE = re.compile(NAME_PATTERN)
 
 Kind = Literal[
-    "uuid", "name", "timestamp", "schema_version", "number", "integer", "text", "boolean",
-    "feature_map", "probability_map", "scalar", "enum",
+    "uuid", "name", "timestamp", "schema_version", "number", "integer", "text", "long_text",
+    "boolean", "feature_map", "probability_map", "scalar", "enum", "object",
 ]
+
+#: bound on free text (alert summaries) and on JSON objects carried as details
+MAX_LONG_TEXT = 16 * 1024
+MAX_OBJECT_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,18 @@ def check_field(spec: FieldSpec, value: Any, limits: Limits) -> Any:
             return value
         case "text":
             return _check_text(spec.name, value, limits)
+        case "long_text":
+            if not isinstance(value, str):
+                raise InvalidEvent(f"{spec.name}: expected a string, got {type(value).__name__}")
+            if len(value) > MAX_LONG_TEXT:
+                raise InvalidEvent(f"{spec.name}: longer than {MAX_LONG_TEXT} characters")
+            return value
+        case "object":
+            if not isinstance(value, dict):
+                raise InvalidEvent(f"{spec.name}: expected an object, got {type(value).__name__}")
+            if len(json.dumps(value, default=str)) > MAX_OBJECT_BYTES:
+                raise InvalidEvent(f"{spec.name}: larger than {MAX_OBJECT_BYTES} bytes")
+            return value
         case "boolean":
             if not isinstance(value, bool):
                 raise InvalidEvent(f"{spec.name}: expected true or false")
@@ -224,6 +241,10 @@ def _json_type(spec: FieldSpec, limits: Limits) -> dict[str, Any]:
             schema = {"type": "integer"}
         case "text":
             schema = {"type": "string", "maxLength": limits.max_string_length}
+        case "long_text":
+            schema = {"type": "string", "maxLength": MAX_LONG_TEXT}
+        case "object":
+            schema = {"type": "object"}
         case "boolean":
             schema = {"type": "boolean"}
         case "scalar":

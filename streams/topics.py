@@ -22,6 +22,18 @@ def _topic(field: str, **options: object) -> faust.TopicT:
     )
 
 
+# inputs
 features_topic = _topic("features")
+predictions_topic = _topic("predictions")
+labels_topic = _topic("labels")
+reference_profiles_topic = _topic("reference_profiles")
+red_team_results_topic = _topic("red_team_results")
+# outputs, which other agents act on
 drift_events_topic = _topic("drift_events")
+retrain_requests_topic = _topic("retrain_requests")
+training_jobs_topic = _topic("training_jobs")
+promotion_events_topic = _topic("promotion_events")
+alerts_topic = _topic("alerts")
 dead_letters_topic = _topic("dead_letters")
+performance_metrics_topic = _topic("performance_metrics")
+labelled_predictions_topic = _topic("labelled_predictions")
