@@ -48,10 +48,11 @@ def ensure_partitions(conn: Connection, today: date, *, months_back: int = 1,
             # Rows of that month already sitting in the default partition would block the new
             # one; move them across inside the same transaction.
             conn.execute(text(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS)'))
-            conn.execute(text(  # noqa: S608 - names come from PARTITIONED, not from input
-                f'WITH moved AS (DELETE FROM "{table}_default" WHERE "{PARTITIONED[table]}" >= :lo '
-                f'AND "{PARTITIONED[table]}" < :hi RETURNING *) INSERT INTO "{name}" SELECT * FROM moved'
-            ), {"lo": datetime(lo.year, lo.month, 1, tzinfo=UTC),
+            # identifiers come from PARTITIONED, never from input
+            column = PARTITIONED[table]
+            move = (f'WITH moved AS (DELETE FROM "{table}_default" WHERE "{column}" >= :lo '  # noqa: S608
+                    f'AND "{column}" < :hi RETURNING *) INSERT INTO "{name}" SELECT * FROM moved')
+            conn.execute(text(move), {"lo": datetime(lo.year, lo.month, 1, tzinfo=UTC),
                 "hi": datetime(hi.year, hi.month, 1, tzinfo=UTC)})
             conn.execute(text(
                 f"ALTER TABLE \"{table}\" ATTACH PARTITION \"{name}\" "
