@@ -41,6 +41,9 @@ class TopicNames(BaseModel):
     def name(self, field: str) -> str:
         return f"{self.prefix}{getattr(self, field)}"
 
+    def all_names(self) -> list[str]:
+        return [self.name(field) for field in type(self).model_fields if field != "prefix"]
+
 
 class KafkaSettings(BaseModel):
     broker: str = "kafka://127.0.0.1:19092"
