@@ -193,3 +193,38 @@ async def _produce(broker: str, topic: str, items: list[tuple[bytes | None, byte
 def produce(broker: str, topic: str, items: list[tuple[bytes | None, bytes | None]],
             partitions: int = 4) -> None:
     asyncio.run(_produce(broker, topic, items, partitions))
+
+
+async def _latest(broker: str, topic: str) -> dict[bytes, bytes | None]:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.removeprefix("kafka://"),
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        end = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        latest: dict[bytes, bytes | None] = {}
+        remaining = {tp for tp in tps if end[tp] > 0}
+        while remaining:
+            for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                for record in records:
+                    latest[record.key] = record.value
+                    if record.offset + 1 >= end[tp]:
+                        remaining.discard(tp)
+        return latest
+    finally:
+        await consumer.stop()
+
+
+def changelog_state(broker: str, app_id: str, table: str = "feature-state") -> dict[bytes, bytes]:
+    """The table as its changelog says it is now (latest value per key, deletions dropped)."""
+    latest = asyncio.run(_latest(broker, f"{app_id}-{table}-changelog"))
+    return {k: v for k, v in latest.items() if v is not None}

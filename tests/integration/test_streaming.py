@@ -1,0 +1,154 @@
+"""Streaming drift on the real broker: failover, stationarity, alert hygiene, restarts."""
+
+from __future__ import annotations
+
+import time
+from itertools import zip_longest
+
+import orjson
+import pytest
+
+from cli.traffic import TrafficSpec, feature_events
+from tables.state import ModelHead
+from tests.integration.conftest import changelog_state, consume, produce
+
+pytestmark = pytest.mark.integration
+WINDOW_TESTS = ("ks", "chi2")
+
+
+def decoded(messages):
+    """Drift events by event_id (a replay may publish one twice, with the same id)."""
+    return {e["event_id"]: e for e in (orjson.loads(m.value) for m in messages)}
+
+
+def window_results(messages):
+    return [e for e in decoded(messages).values() if e["test"] in WINDOW_TESTS]
+
+
+def interleave(models: list[str], streams: list[list[dict]]) -> list[tuple[bytes, bytes]]:
+    out = []
+    for group in zip_longest(*streams):
+        for model, event in zip(models, group, strict=True):
+            if event is not None:
+                out.append((model.encode(), orjson.dumps(event)))
+    return out
+
+
+def comparable(results):
+    return sorted((e["model_name"].split("-", 1)[1], e["feature"], e["window_start_seq"],
+                   round(e["statistic"], 9), e["drifted"], e["alert"]) for e in results)
+
+
+def test_failover_loses_nothing_and_counts_nothing_twice(worker_factory, base_env, broker, unique):
+    env = {"DRIFT__REFERENCE_SIZE": "1000", "DRIFT__WINDOW_SIZE": "1000", "DRIFT__DETECTORS": "[]"}
+    models = [f"{unique}-m{i}" for i in range(4)]
+    streams = [list(feature_events(TrafficSpec(model_name=m, seed=i, shift_at=3000 if i % 2 else None,
+                                               shift_sigma=0.8), 5000))
+               for i, m in enumerate(models)]
+    items = interleave(models, streams)
+    assert len(items) == 20_000
+
+    first = worker_factory(**env)
+    second = worker_factory(**env)
+    produce(broker, f"{unique}-features", items[:10_000])
+    # let both make progress, then kill one without warning
+    consume(broker, f"{unique}-drift-events", lambda m: len(window_results(m)) >= 4, timeout=120)
+    second.kill()
+    produce(broker, f"{unique}-features", items[10_000:])
+    expected = 4 * 4 * 3  # models x windows x features
+    results = window_results(consume(broker, f"{unique}-drift-events",
+                                     lambda m: len(window_results(m)) >= expected, timeout=240))
+    assert len(results) == expected
+    assert first.alive
+
+    # the state the survivor left: every event counted exactly once per model
+    time.sleep(3)
+    state = changelog_state(broker, unique)
+    for model in models:
+        head = ModelHead.decode(state[f"fh|{model}|1".encode()])
+        assert head.seq == 5000, (model, head.seq)
+        assert head.phase == "monitoring" and head.windows == {}
+
+    # and the results are those of one worker that never stopped
+    single = f"{unique}s"
+    solo = worker_factory(APP_ID=single, KAFKA__TOPICS__PREFIX=f"{single}-", **env)
+    renamed = [(k.replace(unique.encode(), single.encode()), v.replace(unique.encode(),
+                                                                        single.encode()))
+               for k, v in items]
+    produce(broker, f"{single}-features", renamed)
+    reference = window_results(consume(broker, f"{single}-drift-events",
+                                       lambda m: len(window_results(m)) >= expected, timeout=240))
+    assert solo.alive
+    assert comparable(results) == comparable(reference)
+    assert any(e["drifted"] for e in results)
+
+
+def test_stationary_stream_of_100k_events_raises_no_alert(worker_factory, broker, unique):
+    model = f"{unique}-still"
+    numeric = tuple(f"n{i}" for i in range(18))
+    spec = TrafficSpec(model_name=model, numeric=numeric, categorical=("c0", "c1"), shifted=(),
+                       seed=2024)
+    worker_factory(DRIFT__DETECTORS="[]")
+    events = [(model.encode(), orjson.dumps(e)) for e in feature_events(spec, 100_000)]
+    produce(broker, f"{unique}-features", events)
+    expected = 99 * 20  # 99 windows after the 1,000-event reference, 20 features each
+    results = window_results(consume(broker, f"{unique}-drift-events",
+                                     lambda m: len(window_results(m)) >= expected, timeout=400))
+    assert len(results) == expected
+    assert [e for e in results if e["alert"] != "none"] == []
+
+
+def test_shifts_alert_within_two_windows_once_and_recover(worker_factory, broker, unique):
+    model = f"{unique}-shift"
+    spec = TrafficSpec(model_name=model, numeric=("x", "still"), categorical=("c",),
+                       shifted=("x",), mass_shifted=("c",), shift_at=3000, shift_until=7000,
+                       shift_sigma=0.5, mass_shift=0.15, seed=77)
+    worker_factory(DRIFT__DETECTORS="[]")
+    produce(broker, f"{unique}-features",
+            [(model.encode(), orjson.dumps(e)) for e in feature_events(spec, 10_000)])
+    results = window_results(consume(broker, f"{unique}-drift-events",
+                                     lambda m: len(window_results(m)) >= 27, timeout=180))
+    for feature in ("x", "c"):
+        timeline = sorted((e["window_start_seq"], e["alert"]) for e in results
+                          if e["feature"] == feature)
+        fired = [seq for seq, alert in timeline if alert == "fired"]
+        assert fired and fired[0] in (3000, 4000), timeline  # within 2 windows of the change
+        assert len(fired) == 1, timeline  # not repeated while the shift lasts
+        recovered = [seq for seq, alert in timeline if alert == "recovered"]
+        assert len(recovered) == 1 and recovered[0] >= 7000, timeline
+    assert not [e for e in results if e["feature"] == "still" and e["alert"] != "none"]
+    alerts = [orjson.loads(m.value) for m in consume(
+        broker, f"{unique}-alerts", lambda m: len(m) >= 4, timeout=30)]
+    assert sorted((a["kind"], a["details"]["feature"]) for a in alerts) == [
+        ("drift_alert", "c"), ("drift_alert", "x"), ("recovered", "c"), ("recovered", "x")]
+
+
+def test_a_restarted_worker_resumes_its_online_detectors(worker_factory, broker, unique):
+    model = f"{unique}-det"
+    spec = TrafficSpec(model_name=model, numeric=("x", "y"), categorical=(), shifted=("x",),
+                       shift_at=2500, shift_sigma=1.0, seed=5)
+    events = [(model.encode(), orjson.dumps(e)) for e in feature_events(spec, 5000)]
+    env = {"DRIFT__REFERENCE_SIZE": "500", "DRIFT__WINDOW_SIZE": "500"}
+
+    def detections(messages):
+        return sorted((e["feature"], e["test"], e["statistic"], e["window_start_seq"])
+                      for e in decoded(messages).values() if e["test"] not in WINDOW_TESTS)
+
+    # uninterrupted
+    straight = f"{unique}a"
+    worker_factory(APP_ID=straight, KAFKA__TOPICS__PREFIX=f"{straight}-", **env)
+    produce(broker, f"{straight}-features", events)
+    expected = detections(consume(broker, f"{straight}-drift-events",
+                                  lambda m: len(window_results(m)) >= 18, timeout=180))
+    assert any(f == "x" and seq >= 2500 for f, _, _, seq in expected)
+
+    # stopped without warning halfway, then a new worker carries on from the changelog
+    first = worker_factory(**env)
+    produce(broker, f"{unique}-features", events[:2000])
+    consume(broker, f"{unique}-drift-events", lambda m: len(window_results(m)) >= 6, timeout=120)
+    first.kill()
+    worker_factory(**env)
+    produce(broker, f"{unique}-features", events[2000:])
+    resumed = detections(consume(broker, f"{unique}-drift-events",
+                                 lambda m: len(window_results(m)) >= 18, timeout=180))
+    assert resumed == expected
