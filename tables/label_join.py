@@ -9,9 +9,10 @@ State per model, on a disk-backed table (a week of predictions does not fit in m
 * a head ``J|model``: source offsets applied per topic (idempotent replays), the event-time
   watermark, and the index's hours.
 
-Time is event time (the watermark is the newest prediction or label time seen), so expiry
-is deterministic and replays expire the same entries. Expiry works at hour granularity: an
-entry lives between TTL and TTL + 1 hour.
+Time is event time — the watermark is the newest *prediction* time seen, so one label with a
+wrong clock cannot expire a week of predictions — which makes expiry deterministic: replays
+expire the same entries. Expiry works at hour granularity: an entry lives between TTL and
+TTL + 1 hour.
 """
 
 from __future__ import annotations
@@ -189,9 +190,6 @@ class LabelJoin:
             if label.source.offset <= head.label_offset:
                 continue
             head.label_offset = label.source.offset
-            when = datetime.fromisoformat(label.timestamp)
-            if not head.watermark or when > datetime.fromisoformat(head.watermark):
-                head.watermark = when.isoformat()
             raw = self.store.get(_key("j", label.prediction_event_id))
             if raw is not None:
                 entry = orjson.loads(raw)
