@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +27,8 @@ PARTITIONED: dict[str, str] = {
     "drift_results": "timestamp",
     "performance_metrics": "timestamp",
     "labelled_predictions": "timestamp",
+    "audit_log": "timestamp",
+    "red_team_results": "timestamp",
 }
 
 

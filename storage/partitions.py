@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from storage.models import PARTITIONED
 
@@ -48,10 +48,10 @@ def ensure_partitions(conn: Connection, today: date, *, months_back: int = 1,
             # Rows of that month already sitting in the default partition would block the new
             # one; move them across inside the same transaction.
             conn.execute(text(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS)'))
-            conn.execute(text(  # noqa: S608 - names come from PARTITIONED, not from input
-                f'WITH moved AS (DELETE FROM "{table}_default" WHERE "{PARTITIONED[table]}" >= :lo '
-                f'AND "{PARTITIONED[table]}" < :hi RETURNING *) INSERT INTO "{name}" SELECT * FROM moved'
-            ), {"lo": datetime(lo.year, lo.month, 1, tzinfo=UTC),
+            column = PARTITIONED[table]  # names come from PARTITIONED, not from input
+            move = (f'WITH moved AS (DELETE FROM "{table}_default" WHERE "{column}" >= :lo '  # noqa: S608
+                    f'AND "{column}" < :hi RETURNING *) INSERT INTO "{name}" SELECT * FROM moved')
+            conn.execute(text(move), {"lo": datetime(lo.year, lo.month, 1, tzinfo=UTC),
                 "hi": datetime(hi.year, hi.month, 1, tzinfo=UTC)})
             conn.execute(text(
                 f"ALTER TABLE \"{table}\" ATTACH PARTITION \"{name}\" "
@@ -59,3 +59,24 @@ def ensure_partitions(conn: Connection, today: date, *, months_back: int = 1,
             ))
             created.append(name)
     return created
+
+
+#: advisory-lock key serialising partition maintenance across the worker and API processes
+_MAINTENANCE_LOCK = 0x64726966746C6E  # "driftln"
+
+
+def maintain_partitions(engine: Engine, today: date | None = None, *,
+                        months_ahead: int = 3) -> list[str]:
+    """Create the coming months' partitions of every partitioned table that exists.
+
+    Called by the worker and the API at start-up and daily; safe to run concurrently (an
+    advisory lock serialises it) and a no-op on SQLite.
+    """
+    if engine.dialect.name != "postgresql":
+        return []
+    today = today or datetime.now(UTC).date()
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MAINTENANCE_LOCK})
+        present = [t for t in PARTITIONED
+                   if conn.execute(text("SELECT to_regclass(:t)"), {"t": t}).scalar() is not None]
+        return ensure_partitions(conn, today, months_ahead=months_ahead, tables=present)
