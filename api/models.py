@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from schemas.events import DRIFT_KINDS, SEVERITIES
 from schemas.redteam import RED_TEAM_SEVERITIES
@@ -157,12 +157,13 @@ class RedTeamResultIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    event_id: uuid.UUID | None = Field(default=None, description="Generated when absent; "
-                                       "send one to make retries idempotent.")
+    event_id: uuid.UUID | None = Field(default=None, description="Generated when absent; send one "
+                                       "(with its timestamp) to make retries idempotent.")
     schema_version: Literal[1] = 1
     model_name: str = Field(pattern=NAME_PATTERN, max_length=128)
     model_version: str = Field(pattern=NAME_PATTERN, max_length=128)
-    timestamp: datetime | None = Field(default=None, description="When the test ran; now if absent.")
+    timestamp: datetime | None = Field(default=None, description="When the test ran; now if absent. "
+                                       "Required with event_id: a row is (event_id, timestamp).")
     attack_type: str = Field(pattern=NAME_PATTERN, max_length=128)
     attack_name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=128)
     success: StrictBool
@@ -175,6 +176,12 @@ class RedTeamResultIn(BaseModel):
         if value is not None and value.utcoffset() is None:
             raise ValueError("timestamp needs a time zone")
         return value
+
+    @model_validator(mode="after")
+    def _idempotent(self) -> RedTeamResultIn:
+        if self.event_id is not None and self.timestamp is None:
+            raise ValueError("an event_id needs its timestamp, or a retry would store a second row")
+        return self
 
 
 class RedTeamBatchIn(BaseModel):
