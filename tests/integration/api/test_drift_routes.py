@@ -110,7 +110,8 @@ def test_analytics_counts_by_feature_severity_and_bucket(client, keys, history, 
     assert r.status_code == 200, r.text
     points = r.json()
     assert len(points) == 3 and all(p["feature"] == "income" for p in points)
-    assert [p["bucket_start"] < q["bucket_start"] for p, q in zip(points, points[1:], strict=False)] == [True, True]
+    starts = [p["bucket_start"] for p in points]
+    assert starts == sorted(starts) and len(set(starts)) == 3
     assert sum(p["drifted"] for p in points) == 2
     assert client.get("/analytics/drift/trends", params={"bucket": "fortnight"},
                       headers=keys.viewer).status_code == 422

@@ -117,7 +117,8 @@ def test_red_team_ingest_is_idempotent_and_analysed(client, keys, engine, unique
                    headers=keys.viewer)
     assert r.status_code == 200 and all(x["bucket_start"] for x in r.json())
 
-    r = client.get("/red-team/analysis/top-attacks", params={"model": unique, "limit": 2}, headers=keys.viewer)
+    r = client.get("/red-team/analysis/top-attacks", params={"model": unique, "limit": 2},
+                   headers=keys.viewer)
     top = [(x["attack_type"], x["success_rate"], x["models"]) for x in r.json()]
     assert top == [("evasion", 1.0, 1), ("prompt_injection", 0.25, 1)]
 
@@ -125,8 +126,8 @@ def test_red_team_ingest_is_idempotent_and_analysed(client, keys, engine, unique
                    params={"model": unique, "from_version": "1", "to_version": "2"}, headers=keys.viewer)
     assert r.status_code == 200, r.text
     regressions = r.json()["regressions"]
-    assert [(x["attack_type"], x["attack_name"], x["from_attempts"], x["to_successes"]) for x in regressions] \
-        == [("prompt_injection", "ignore-previous", 2, 1)]
+    found = [(x["attack_type"], x["attack_name"], x["from_attempts"], x["to_successes"]) for x in regressions]
+    assert found == [("prompt_injection", "ignore-previous", 2, 1)]
     r = client.get("/red-team/analysis/regressions",
                    params={"model": unique, "from_version": "2", "to_version": "2"}, headers=keys.viewer)
     assert r.status_code == 422
