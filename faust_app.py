@@ -49,6 +49,8 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.kafka.session_timeout_seconds,
+        broker_heartbeat_interval=settings.kafka.heartbeat_seconds,
         autodiscover=["streams", "tables", "agents"],
         origin="faust_app",
         web_enabled=settings.web_enabled,

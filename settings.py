@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from schemas.spec import Limits
 
 DEFAULT_STATE_DIR = Path(".driftline")
 
@@ -40,9 +42,15 @@ class TopicNames(BaseModel):
     def name(self, field: str) -> str:
         return f"{self.prefix}{getattr(self, field)}"
 
+    def all_names(self) -> list[str]:
+        return [self.name(field) for field in type(self).model_fields if field != "prefix"]
+
 
 class KafkaSettings(BaseModel):
     broker: str = "kafka://127.0.0.1:19092"
+    #: how soon the group notices a dead worker and hands its partitions to the others
+    session_timeout_seconds: float = Field(default=10.0, ge=1)
+    heartbeat_seconds: float = Field(default=3.0, ge=0.1)
     partitions: int = Field(default=4, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -94,19 +102,92 @@ class LimitSettings(BaseModel):
     max_features: int = Field(default=500, ge=1)
     max_string_length: int = Field(default=256, ge=8)
     max_name_length: int = Field(default=128, ge=8)
+    max_object_keys: int = Field(default=1000, ge=1)
+    #: reference profiles carry quantile sketches; they stay under Kafka's 1 MB default
+    max_profile_bytes: int = Field(default=1_000_000, ge=1024)
+
+    def for_events(self, *, profile: bool = False) -> Limits:
+        """The bounds the event validator applies (profiles get their larger payload bound)."""
+        return Limits(
+            max_payload_bytes=self.max_profile_bytes if profile else self.max_payload_bytes,
+            max_features=self.max_features,
+            max_string_length=self.max_string_length,
+            max_name_length=self.max_name_length,
+            max_object_keys=self.max_object_keys,
+        )
+
+
+DETECTOR_NAMES = ("adwin", "page_hinkley")
+
+
+class ModelOverrides(BaseModel):
+    """Per-model settings; unset fields fall back to the DRIFT__ defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference_size: int | None = Field(default=None, ge=20)
+    window_mode: Literal["count", "time"] | None = None
+    window_size: int | None = Field(default=None, ge=20)
+    window_seconds: float | None = Field(default=None, gt=0)
+    allowed_lateness_seconds: float | None = Field(default=None, ge=0)
+    detectors: list[Literal["adwin", "page_hinkley"]] | None = None
+    alert_k: int | None = Field(default=None, ge=1)
+    alert_m: int | None = Field(default=None, ge=1)
 
 
 class DriftSettings(BaseModel):
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     reference_size: int = Field(default=1000, ge=20)
+    window_mode: Literal["count", "time"] = "count"
     window_size: int = Field(default=1000, ge=20)
+    window_seconds: float = Field(default=300.0, gt=0)
+    allowed_lateness_seconds: float = Field(default=60.0, ge=0)
+    #: a window with fewer events is counted but not tested (time windows can be thin)
+    min_window_events: int = Field(default=30, ge=1)
     #: Effect-size gate: a feature drifts only if PSI or the secondary distance reaches this.
     min_psi: float = Field(default=0.1, ge=0.0)
     min_distance: float = Field(default=0.1, ge=0.0)
     psi_bins: int = Field(default=10, ge=2, le=100)
+    #: alert hygiene: an alert fires when k of the last m windows drifted
+    alert_k: int = Field(default=2, ge=1)
+    alert_m: int = Field(default=3, ge=1)
+    detectors: list[Literal["adwin", "page_hinkley"]] = Field(
+        default_factory=lambda: list(DETECTOR_NAMES))
+    #: a model version with no events for this long (event time) has its state dropped
+    version_ttl_hours: float = Field(default=24.0, gt=0)
+    #: per-model overrides, e.g. DRIFT__MODELS='{"fraud": {"window_size": 5000}}'
+    models: dict[str, ModelOverrides] = Field(default_factory=dict)
     #: Upper bound of events buffered per batch before table state is written.
     batch_size: int = Field(default=500, ge=1)
     batch_seconds: float = Field(default=1.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _k_within_m(self) -> DriftSettings:
+        if self.alert_k > self.alert_m:
+            raise ValueError("DRIFT__ALERT_K must not exceed DRIFT__ALERT_M")
+        return self
+
+    def for_model(self, model: str) -> dict[str, Any]:
+        """The effective window and alert settings of ``model``."""
+        base = {name: getattr(self, name) for name in ModelOverrides.model_fields}
+        overrides = self.models.get(model)
+        if overrides is not None:
+            base.update(overrides.model_dump(exclude_none=True))
+        if base["alert_k"] > base["alert_m"]:
+            raise ValueError(f"model {model}: alert_k must not exceed alert_m")
+        return base
+
+
+class PerformanceSettings(BaseModel):
+    #: labelled predictions per metrics window (the first window is the reference)
+    window_size: int = Field(default=500, ge=20)
+    #: accuracy, precision, recall, F1, ROC AUC: a drop of more than this (absolute) alerts
+    margin: float = Field(default=0.05, gt=0, lt=1)
+    #: MAE, RMSE: a rise of more than this fraction alerts
+    error_margin: float = Field(default=0.2, gt=0)
+    join_ttl_days: float = Field(default=7.0, gt=0)
+    #: how long a label waits for a prediction that has not arrived yet
+    label_grace_hours: float = Field(default=1.0, gt=0)
 
 
 class ApiSettings(BaseModel):
@@ -184,6 +265,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     limits: LimitSettings = LimitSettings()
     drift: DriftSettings = DriftSettings()
+    performance: PerformanceSettings = PerformanceSettings()
     api: ApiSettings = ApiSettings()
     security: SecuritySettings = SecuritySettings()
     mlflow: MlflowSettings = MlflowSettings()

@@ -17,15 +17,32 @@ from faust.types import EventT
 from sqlalchemy import Engine
 
 from faust_app import app, settings
-from schemas.events import DeadLetter, DriftEvent, decode
-from schemas.spec import InvalidEvent, Limits
+from schemas.events import (
+    DeadLetter,
+    DriftEvent,
+    Event,
+    LabelledPredictionEvent,
+    MetricEvent,
+    decode,
+)
+from schemas.spec import InvalidEvent
 from storage.db import is_transient, make_engine
-from storage.repository import save_dead_letters, save_drift_events
+from storage.repository import (
+    save_dead_letters,
+    save_drift_events,
+    save_labelled,
+    save_metrics,
+)
 from streams.deadletters import send_dead_letter
-from streams.topics import dead_letters_topic, drift_events_topic
+from streams.topics import (
+    dead_letters_topic,
+    drift_events_topic,
+    labelled_predictions_topic,
+    performance_metrics_topic,
+)
 
 log = logging.getLogger(__name__)
-LIMITS = Limits(**settings.limits.model_dump())
+LIMITS = settings.limits.for_events()
 SaveFn = Callable[[Engine, Sequence[Any]], int]
 
 
@@ -38,6 +55,8 @@ async def write_batch(name: str, save: SaveFn, batch: Sequence[tuple[EventT, Any
                       *, dead_letter_failures: bool = True) -> int:
     """Write records; on a lasting failure isolate the bad rows and dead-letter only those."""
     records = [record for _, record in batch]
+    if not records:
+        return 0
     try:
         return await asyncio.to_thread(save, engine(), records)
     except Exception as exc:
@@ -61,16 +80,32 @@ async def write_batch(name: str, save: SaveFn, batch: Sequence[tuple[EventT, Any
         return 0
 
 
-@app.agent(drift_events_topic, concurrency=1)
-async def store_drift_events(stream: faust.StreamT[bytes]) -> None:
+async def sink(stream: faust.StreamT[bytes], record: type[Event], table: str,
+               save: SaveFn) -> None:
+    """Decode each batch (dead-lettering what does not validate) and write it to ``table``."""
     async for events in stream.take_events(500, within=1.0):
         batch: list[tuple[EventT, Any]] = []
         for event in events:
             try:
-                batch.append((event, decode(event.message.value, DriftEvent, LIMITS)))
+                batch.append((event, decode(event.message.value, record, LIMITS)))
             except InvalidEvent as exc:
                 await send_dead_letter(event, exc.reason)
-        await write_batch("drift_results", save_drift_events, batch)
+        await write_batch(table, save, batch)
+
+
+@app.agent(drift_events_topic, concurrency=1)
+async def store_drift_events(stream: faust.StreamT[bytes]) -> None:
+    await sink(stream, DriftEvent, "drift_results", save_drift_events)
+
+
+@app.agent(performance_metrics_topic, concurrency=1)
+async def store_metrics(stream: faust.StreamT[bytes]) -> None:
+    await sink(stream, MetricEvent, "performance_metrics", save_metrics)
+
+
+@app.agent(labelled_predictions_topic, concurrency=1)
+async def store_labelled(stream: faust.StreamT[bytes]) -> None:
+    await sink(stream, LabelledPredictionEvent, "labelled_predictions", save_labelled)
 
 
 @app.agent(dead_letters_topic, concurrency=1)

@@ -53,14 +53,13 @@ async def _produce(path: Path, topic: str, rate: float | None, raw: bool,
     from aiokafka import AIOKafkaProducer
 
     from schemas import events
-    from schemas.spec import Limits
     from streams.admin import client_options, ensure_topics
 
     settings = load_settings()
     logical = topic
     topic = f"{settings.kafka.topics.prefix}{topic}"
     record = None if raw or logical not in VALIDATED else getattr(events, VALIDATED[logical])
-    limits = Limits(**settings.limits.model_dump())
+    limits = settings.limits.for_events()
     await ensure_topics(settings.kafka, [topic])
     producer = AIOKafkaProducer(**client_options(settings.kafka), acks="all",
                                 enable_idempotence=True, linger_ms=5)

@@ -22,12 +22,11 @@ def schemas() -> None:
 def export(out_dir: Path) -> None:
     """Write one JSON Schema (draft 2020-12) per event type, with the configured size limits."""
     from schemas.export import all_schemas
-    from schemas.spec import Limits
 
     settings = load_settings()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for name, schema in all_schemas(Limits(**settings.limits.model_dump())).items():
+        for name, schema in all_schemas(settings.limits.for_events()).items():
             path = out_dir / f"{name}.schema.json"
             path.write_text(json.dumps(schema, indent=2) + "\n")
             click.echo(str(path))

@@ -27,7 +27,19 @@ def worker(loglevel: str | None, migrate: bool) -> None:
             raise BadInput(f"database: cannot migrate {settings.database_url.split('@')[-1]}: "
                            f"{str(exc.orig).strip().splitlines()[0]}") from None
 
+    import asyncio
+
     import faust
+    from aiokafka.errors import KafkaError
+
+    from streams.admin import ensure_topics
+
+    # Every topic exists before an agent sends to it: the broker does not auto-create them,
+    # and a send to a missing topic would wait for it forever.
+    try:
+        asyncio.run(ensure_topics(settings.kafka, settings.kafka.topics.all_names()))
+    except KafkaError as exc:
+        raise BadInput(f"kafka: cannot reach {settings.kafka.bootstrap_servers}: {exc}") from None
 
     from faust_app import app
 

@@ -26,6 +26,7 @@ class Detection:
     feature: str
     detector: str
     index: int  # position in the feature's monitored stream (0 = first value after reference)
+    position: int  # position in the ``values`` array passed to ``update``
 
 
 class OnlineDetectors:
@@ -48,14 +49,14 @@ class OnlineDetectors:
         scale = std if std > 0 and math.isfinite(std) else 1.0
         found: list[Detection] = []
         start = self.seen[feature]
-        present = values[~np.isnan(values)]
-        standardised = ((present - mean) / scale).tolist()
+        positions = np.flatnonzero(~np.isnan(values))
+        standardised = ((values[positions] - mean) / scale).tolist()
         for name in self.names:
             detector = self.detectors[(feature, name)]
             for i, x in enumerate(standardised):
                 detector.update(x)
                 if detector.drift_detected:
-                    found.append(Detection(feature, name, start + i))
+                    found.append(Detection(feature, name, start + i, int(positions[i])))
         self.seen[feature] = start + len(standardised)
         return found
 

@@ -96,11 +96,15 @@ class PredictionEvent(Event):
 class LabelEvent(Event):
     prediction_event_id: str
     label: Any
+    prediction_timestamp: str | None = None
 
     FIELDS = (
         *COMMON_FIELDS,
         FieldSpec("prediction_event_id", "uuid", description="event_id of the prediction."),
         FieldSpec("label", "scalar", description="The ground truth, when it became known."),
+        FieldSpec("prediction_timestamp", "timestamp", required=False,
+                  description="When the prediction was made; lets a label that arrives after "
+                  "the join TTL be told apart from one for an unknown prediction."),
     )
     DESCRIPTION = "Delayed ground truth for one prediction."
 
@@ -127,6 +131,7 @@ class DriftEvent(Event):
     partition: int | None = None
     alert: str = "none"
     tests: dict[str, Any] | None = None
+    late_events: int = 0
 
     FIELDS = (
         *COMMON_FIELDS,
@@ -153,8 +158,69 @@ class DriftEvent(Event):
                   description="Alert hygiene: fired once when k of the last m windows drifted."),
         FieldSpec("tests", "object", required=False,
                   description="Every test run: name -> {statistic, p_value}."),
+        FieldSpec("late_events", "integer", required=False,
+                  description="Events that arrived after their event-time window closed."),
     )
     DESCRIPTION = "The result of one drift test on one closed window."
+
+
+class MetricEvent(Event):
+    """One windowed metric: model quality on labelled predictions, or confidence stability."""
+
+    metric: str
+    value: float | None
+    sample_size: int
+    window_start_seq: int
+    window_end_seq: int
+    window_start_time: str
+    window_end_time: str
+    reference_value: float | None = None
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec("metric", "name"),
+        FieldSpec("value", "number", nullable=True),
+        FieldSpec("sample_size", "integer"),
+        FieldSpec("window_start_seq", "integer"),
+        FieldSpec("window_end_seq", "integer"),
+        FieldSpec("window_start_time", "timestamp"),
+        FieldSpec("window_end_time", "timestamp"),
+        FieldSpec("reference_value", "number", required=False),
+    )
+    DESCRIPTION = "A metric of one closed window (accuracy, F1, MAE, confidence mean, ...)."
+
+
+class ReferenceProfileEvent(Event):
+    """An explicit reference for (model, version), from ``driftline reference set``."""
+
+    profile: dict[str, Any]
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec("profile", "object",
+                  description='A profile document (format "driftline.profile").'),
+    )
+    DESCRIPTION = "Sets the frozen reference a model version's windows are tested against."
+
+
+class LabelledPredictionEvent(Event):
+    """A prediction joined with its label (``event_id`` is the prediction's)."""
+
+    label_time: str
+    prediction: Any
+    label: Any
+    probabilities: dict[str, float] | None = None
+    features: dict[str, Any] | None = None
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec("label_time", "timestamp"),
+        FieldSpec("prediction", "scalar"),
+        FieldSpec("label", "scalar"),
+        FieldSpec("probabilities", "probability_map", required=False),
+        FieldSpec("features", "feature_map", required=False),
+    )
+    DESCRIPTION = "Production data with ground truth, for evaluation and retraining."
 
 
 class Alert(Event):
@@ -210,7 +276,13 @@ INPUT_EVENTS: Mapping[str, type[Event]] = {
     "PredictionEvent": PredictionEvent,
     "LabelEvent": LabelEvent,
 }
-OUTPUT_EVENTS: Mapping[str, type[Event]] = {"DriftEvent": DriftEvent, "Alert": Alert}
+OUTPUT_EVENTS: Mapping[str, type[Event]] = {
+    "DriftEvent": DriftEvent,
+    "Alert": Alert,
+    "MetricEvent": MetricEvent,
+    "ReferenceProfileEvent": ReferenceProfileEvent,
+    "LabelledPredictionEvent": LabelledPredictionEvent,
+}
 
 
 def decode(raw: bytes | None, record: type[E], limits: Limits) -> E:

@@ -6,7 +6,6 @@ cannot drift apart.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import uuid
@@ -26,9 +25,8 @@ Kind = Literal[
     "boolean", "feature_map", "probability_map", "scalar", "enum", "object",
 ]
 
-#: bound on free text (alert summaries) and on JSON objects carried as details
+#: bound on free text (alert summaries); objects are bounded by the payload size limit
 MAX_LONG_TEXT = 16 * 1024
-MAX_OBJECT_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,7 @@ class Limits:
     max_features: int = 500
     max_string_length: int = 256
     max_name_length: int = 128
+    max_object_keys: int = 1000
 
 
 @dataclass(frozen=True)
@@ -179,8 +178,8 @@ def check_field(spec: FieldSpec, value: Any, limits: Limits) -> Any:
         case "object":
             if not isinstance(value, dict):
                 raise InvalidEvent(f"{spec.name}: expected an object, got {type(value).__name__}")
-            if len(json.dumps(value, default=str)) > MAX_OBJECT_BYTES:
-                raise InvalidEvent(f"{spec.name}: larger than {MAX_OBJECT_BYTES} bytes")
+            if len(value) > limits.max_object_keys:
+                raise InvalidEvent(f"{spec.name}: more than {limits.max_object_keys} keys")
             return value
         case "boolean":
             if not isinstance(value, bool):

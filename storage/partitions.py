@@ -48,7 +48,8 @@ def ensure_partitions(conn: Connection, today: date, *, months_back: int = 1,
             # Rows of that month already sitting in the default partition would block the new
             # one; move them across inside the same transaction.
             conn.execute(text(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS)'))
-            column = PARTITIONED[table]  # names come from PARTITIONED, not from input
+            # identifiers come from PARTITIONED, never from input
+            column = PARTITIONED[table]
             move = (f'WITH moved AS (DELETE FROM "{table}_default" WHERE "{column}" >= :lo '  # noqa: S608
                     f'AND "{column}" < :hi RETURNING *) INSERT INTO "{name}" SELECT * FROM moved')
             conn.execute(text(move), {"lo": datetime(lo.year, lo.month, 1, tzinfo=UTC),

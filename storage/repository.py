@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.db import with_retries
-from storage.models import DeadLetterRow, DriftResult
+from storage.models import DeadLetterRow, DriftResult, LabelledPrediction, PerformanceMetric
 
 
 def insert_ignoring_duplicates(engine: Engine, table: Table, rows: Sequence[dict[str, Any]],
@@ -101,6 +101,43 @@ def save_drift_events(engine: Engine, events: Sequence[Any], *, retries: int = 5
 def save_dead_letters(engine: Engine, letters: Sequence[Any], *, retries: int = 5) -> int:
     return insert_ignoring_duplicates(engine, DeadLetterRow.__table__,  # type: ignore[arg-type]
                                       dead_letter_rows(letters), retries=retries)
+
+
+def metric_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": uuid.UUID(ev.event_id), "timestamp": _time(ev.timestamp),
+            "model_name": ev.model_name, "model_version": ev.model_version, "metric": ev.metric,
+            "value": ev.value, "reference_value": ev.reference_value,
+            "sample_size": ev.sample_size, "window_start_seq": ev.window_start_seq,
+            "window_end_seq": ev.window_end_seq,
+            "window_start_time": _time(ev.window_start_time),
+            "window_end_time": _time(ev.window_end_time),
+        }
+        for ev in events
+    ]
+
+
+def labelled_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": uuid.UUID(ev.event_id), "timestamp": _time(ev.timestamp),
+            "model_name": ev.model_name, "model_version": ev.model_version,
+            "label_time": _time(ev.label_time), "prediction": ev.prediction,
+            "probabilities": ev.probabilities, "features": ev.features, "label": ev.label,
+        }
+        for ev in events
+    ]
+
+
+def save_metrics(engine: Engine, events: Sequence[Any], *, retries: int = 5) -> int:
+    return insert_ignoring_duplicates(engine, PerformanceMetric.__table__,  # type: ignore[arg-type]
+                                      metric_rows(events), retries=retries)
+
+
+def save_labelled(engine: Engine, events: Sequence[Any], *, retries: int = 5) -> int:
+    return insert_ignoring_duplicates(engine, LabelledPrediction.__table__,  # type: ignore[arg-type]
+                                      labelled_rows(events), retries=retries)
 
 
 def red_team_rows(results: Iterable[Any], source: str) -> list[dict[str, Any]]:

@@ -15,15 +15,16 @@ log = logging.getLogger(__name__)
 
 async def send_dead_letter(event: EventT, reason: str) -> None:
     message = event.message
-    letter = dead_letter(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
+    await send_dead_letter_for(
+        topic=message.topic, partition=message.partition, offset=message.offset,
         key=message.key if isinstance(message.key, bytes) else None,
-        value=message.value if isinstance(message.value, bytes) else None,
-        reason=reason,
-        app_id=settings.app_id,
-    )
-    log.warning("dead letter %s[%s]@%s: %s", message.topic, message.partition, message.offset,
-                reason)
-    await dead_letters_topic.send(key=message.key, value=letter.dumps())
+        value=message.value if isinstance(message.value, bytes) else None, reason=reason)
+
+
+async def send_dead_letter_for(*, topic: str, partition: int | None, offset: int | None,
+                               key: bytes | None, value: bytes | None, reason: str) -> None:
+    """Dead-letter a message known by its coordinates (e.g. one held in state for a while)."""
+    letter = dead_letter(topic=topic, partition=partition, offset=offset, key=key, value=value,
+                         reason=reason, app_id=settings.app_id)
+    log.warning("dead letter %s[%s]@%s: %s", topic, partition, offset, reason)
+    await dead_letters_topic.send(key=key, value=letter.dumps())

@@ -1,4 +1,5 @@
-"""The changelog-backed table holding monitor state, and its adapter to :class:`StateStore`."""
+"""The changelog-backed tables holding monitor and join state, and their :class:`StateStore`
+adapter."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+import faust
 from faust.streams import _current_event
 from faust.types import EventT
 
@@ -46,20 +48,41 @@ def writing_for(event: EventT) -> Iterator[None]:
 
 
 class TableStore:
-    """:class:`tables.monitor.StateStore` over the faust table, pinned to one source event."""
+    """:class:`tables.monitor.StateStore` over a faust table, pinned to one source event."""
+
+    table: faust.types.TableT = feature_state
 
     def __init__(self, event: EventT) -> None:
         self.event = event
 
     def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = feature_state.get(key)
+        value: bytes | None = self.table.get(key)
         return value
 
     def set(self, key: bytes, value: bytes) -> None:
         with writing_for(self.event):
-            feature_state[key] = value
+            self.table[key] = value
 
     def delete(self, key: bytes) -> None:
-        if key in feature_state:
+        if key in self.table:
             with writing_for(self.event):
-                del feature_state[key]
+                del self.table[key]
+
+
+#: Predictions waiting for labels for up to the join TTL (days of traffic): on disk, not in RAM.
+join_state = app.Table(
+    "label-join",
+    default=None,
+    key_type=bytes,
+    value_type=bytes,
+    partitions=settings.kafka.partitions,
+    store="rocksdb://",
+    extra_topic_configs=CHANGELOG_CONFIG,
+    help="Predictions awaiting labels, labels awaiting predictions, and their expiry index.",
+)
+
+
+class JoinStore(TableStore):
+    """The label-join table, pinned to one source event like :class:`TableStore`."""
+
+    table = join_state

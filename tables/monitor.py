@@ -1,9 +1,11 @@
-"""The per-(model, version) feature monitor: reference window, tumbling windows, drift tests.
+"""The per-(model, version) monitor: reference, windows, drift tests, alert hygiene, online
+detectors.
 
 It is written against a tiny key-value :class:`StateStore` so the same code runs on a faust
 table in the worker and on a dict in unit tests. Applying a batch is idempotent: events at or
 below the head's ``last_offset`` were already applied and are skipped, and everything the
-batch writes is keyed by what the head says, so a replay after a crash rewrites the same keys.
+batch writes is keyed by what the head says, so a replay after a crash rewrites the same keys
+and produces the same results (with the same deterministic event ids).
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
+import orjson
 
 import drift
-from schemas.events import DriftEvent
+from drift.detectors import OnlineDetectors
+from drift.hygiene import AlertPolicy, AlertState, step
+from schemas.events import Alert, DriftEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
 from tables.state import (
     Chunk,
@@ -30,6 +36,7 @@ from tables.state import (
 )
 
 NAMESPACE = uuid.UUID("5b0d7c8e-4d52-4a55-9a53-6472696674c1")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class StateStore(Protocol):
@@ -41,20 +48,47 @@ class StateStore(Protocol):
 @dataclass(frozen=True)
 class MonitorConfig:
     app_id: str = "driftline"
+    #: "f" for features, "p" for predictions: keeps the two monitors' keys apart
+    namespace: str = "f"
+    kind: str = "data_drift"
     reference_size: int = 1000
+    window_mode: str = "count"  # "count" or "time"
     window_size: int = 1000
+    window_seconds: float = 300.0
+    allowed_lateness_seconds: float = 60.0
+    min_window_events: int = 30
     psi_bins: int = 10
-    policy: drift.DecisionPolicy = drift.DecisionPolicy()
+    policy: drift.DriftPolicy = field(default_factory=drift.DriftPolicy)
+    alert_policy: AlertPolicy = field(default_factory=AlertPolicy)
+    detectors: tuple[str, ...] = ("adwin", "page_hinkley")
+    #: numeric features whose per-window mean and variance are published as metrics
+    metric_features: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.window_mode not in ("count", "time"):
+            raise ValueError(f"window_mode must be 'count' or 'time', got {self.window_mode!r}")
 
 
 @dataclass(frozen=True)
 class Observation:
-    """One validated feature event with where it came from."""
+    """One validated event with where it came from; ``timestamp`` is ISO-8601 in UTC."""
 
     offset: int
     partition: int
     timestamp: str
     features: Mapping[str, Any]
+
+
+@dataclass
+class MonitorOutput:
+    drift_events: list[DriftEvent] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    metrics: list[MetricEvent] = field(default_factory=list)
+
+    def extend(self, other: MonitorOutput) -> None:
+        self.drift_events.extend(other.drift_events)
+        self.alerts.extend(other.alerts)
+        self.metrics.extend(other.metrics)
 
 
 def category_text(value: Any) -> str | None:
@@ -72,50 +106,120 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _event_id(*parts: object) -> str:
+    return str(uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts)))
+
+
 class FeatureMonitor:
     """Applies batches of observations for one (model, version) to the state store."""
 
     def __init__(self, store: StateStore, config: MonitorConfig) -> None:
         self.store = store
         self.config = config
+        self.ns = config.namespace
+        self._reference_cache: dict[bytes, tuple[bytes, dict[str, drift.Profile]]] = {}
 
     # -- public -----------------------------------------------------------------------------
-    def apply(self, model: str, version: str, batch: Sequence[Observation]) -> list[DriftEvent]:
-        """Apply ``batch`` (in offset order); return drift events of windows that closed."""
-        raw_head = self.store.get(head_key(model, version))
+    def apply(self, model: str, version: str, batch: Sequence[Observation]) -> MonitorOutput:
+        """Apply ``batch`` (in offset order); return what windows that closed produced."""
+        key = head_key(self.ns, model, version)
+        raw_head = self.store.get(key)
         head = (ModelHead.decode(raw_head) if raw_head is not None
                 else ModelHead(model=model, version=version, partition=batch[0].partition))
         fresh = [o for o in batch if o.offset > head.last_offset]
+        out = MonitorOutput()
         if not fresh:
-            return []
+            return out
         self._delete_stale(head)
-        out: list[DriftEvent] = []
-        pending: list[Observation] = []
+        pending: dict[int, list[Observation]] = {}
+        monitored: list[tuple[int, Observation]] = []  # what online detectors see, in order
         for obs in fresh:
-            if head.window.size == 0:
-                head.window = WindowBounds(
-                    index=head.window.index, start_seq=head.seq, start_offset=obs.offset,
-                    start_time=obs.timestamp, chunks=head.window.chunks,
-                )
-            pending.append(obs)
-            head.seq += 1
             head.last_offset = obs.offset
-            head.window.size += 1
-            head.window.end_offset = obs.offset
-            head.window.end_time = obs.timestamp
-            if head.window.size >= self._target_size(head):
-                out.extend(self._close_window(head, pending))
-                pending = []
-        if pending:
-            self._write_chunk(head, pending)
-        self.store.set(head_key(model, version), head.encode())
+            seq = head.seq
+            head.seq += 1
+            if head.phase == "reference":
+                pending.setdefault(-1, []).append(obs)
+                head.reference.add(seq, obs.offset, obs.timestamp)
+                if head.reference.size >= self.config.reference_size:
+                    self._freeze_reference(head, pending.pop(-1))
+                continue
+            monitored.append((seq, obs))
+            index = self._assign(head, obs)
+            if index is None:
+                head.late_events += 1
+                continue
+            pending.setdefault(index, []).append(obs)
+            head.windows[str(index)].add(seq, obs.offset, obs.timestamp)
+            head.max_time = max(head.max_time, obs.timestamp)
+            for closing in self._closable(head):
+                out.extend(self._close_window(head, closing, pending.pop(closing, [])))
+        for index, observations in pending.items():
+            self._write_chunk(head, index, observations)
+        out.drift_events.extend(self._run_detectors(head, monitored))
+        self.store.set(key, head.encode())
         return out
 
+    def set_reference(self, model: str, version: str, partition: int,
+                      profiles: Mapping[str, drift.Profile], reference_id: str) -> bool:
+        """Freeze an explicit reference (from ``reference-profiles``) for (model, version);
+        False when this reference was applied already."""
+        key = head_key(self.ns, model, version)
+        raw_head = self.store.get(key)
+        head = (ModelHead.decode(raw_head) if raw_head is not None
+                else ModelHead(model=model, version=version, partition=partition))
+        if head.reference_id == reference_id:
+            return False
+        head.reference_id = reference_id
+        self._delete_stale(head)
+        if head.phase == "reference" and head.reference.chunks:
+            head.stale.append([-1, head.reference.chunks])
+        head.reference = WindowBounds(index=-1)
+        self._store_reference(head, dict(profiles))
+        self.store.set(key, head.encode())
+        return True
+
+    def forget(self, model: str, version: str) -> None:
+        """Delete every key of (model, version): its head, chunks and reference."""
+        raw_head = self.store.get(head_key(self.ns, model, version))
+        if raw_head is None:
+            return
+        head = ModelHead.decode(raw_head)
+        self._delete_stale(head)
+        for bounds in [head.reference, *head.windows.values()]:
+            for n in range(bounds.chunks):
+                self.store.delete(chunk_key(self.ns, model, version, bounds.index, n))
+        self.store.delete(reference_key(self.ns, model, version))
+        self.store.delete(head_key(self.ns, model, version))
+
     # -- windows ----------------------------------------------------------------------------
-    def _target_size(self, head: ModelHead) -> int:
-        if head.phase == "reference":
-            return self.config.reference_size
-        return self.config.window_size
+    def _assign(self, head: ModelHead, obs: Observation) -> int | None:
+        """The open window ``obs`` belongs to (opening it if needed); None if it is late."""
+        if self.config.window_mode == "count":
+            if not head.windows:
+                head.windows[str(head.next_index)] = WindowBounds(index=head.next_index)
+                head.next_index += 1
+            return int(next(iter(head.windows)))
+        when = datetime.fromisoformat(obs.timestamp)
+        index = int((when - EPOCH).total_seconds() // self.config.window_seconds)
+        if head.closed_upto and self._window_end(index) <= datetime.fromisoformat(head.closed_upto):
+            return None
+        head.windows.setdefault(str(index), WindowBounds(index=index))
+        return index
+
+    def _window_end(self, index: int) -> datetime:
+        return EPOCH + timedelta(seconds=(index + 1) * self.config.window_seconds)
+
+    def _closable(self, head: ModelHead) -> list[int]:
+        if self.config.window_mode == "count":
+            return [int(k) for k, w in head.windows.items() if w.size >= self.config.window_size]
+        if not head.max_time:
+            return []
+        watermark = datetime.fromisoformat(head.max_time) - timedelta(
+            seconds=self.config.allowed_lateness_seconds)
+        due = sorted(int(k) for k in head.windows if self._window_end(int(k)) <= watermark)
+        if due:
+            head.closed_upto = max(head.closed_upto or "", self._window_end(due[-1]).isoformat())
+        return due
 
     def _chunk_from(self, head: ModelHead, observations: Sequence[Observation]) -> Chunk:
         if head.phase == "reference":
@@ -139,94 +243,222 @@ class FeatureMonitor:
         )
         return Chunk(numeric=numeric, categorical=categorical)
 
-    def _write_chunk(self, head: ModelHead, observations: Sequence[Observation]) -> None:
-        chunk = self._chunk_from(head, observations)
-        key = chunk_key(head.model, head.version, head.window.index, head.window.chunks)
-        self.store.set(key, chunk.encode())
-        head.window.chunks += 1
+    def _bounds(self, head: ModelHead, index: int) -> WindowBounds:
+        return head.reference if index == -1 else head.windows[str(index)]
 
-    def _take_chunks(self, head: ModelHead) -> list[Chunk]:
+    def _write_chunk(self, head: ModelHead, index: int, observations: Sequence[Observation]) -> None:
+        chunk = self._chunk_from(head, observations)
+        bounds = self._bounds(head, index)
+        self.store.set(chunk_key(self.ns, head.model, head.version, index, bounds.chunks),
+                       chunk.encode())
+        bounds.chunks += 1
+
+    def _take_chunks(self, head: ModelHead, bounds: WindowBounds) -> list[Chunk]:
         chunks = []
-        for n in range(head.window.chunks):
-            raw = self.store.get(chunk_key(head.model, head.version, head.window.index, n))
+        for n in range(bounds.chunks):
+            raw = self.store.get(chunk_key(self.ns, head.model, head.version, bounds.index, n))
             if raw is None:  # pragma: no cover - written before the head that counts it
-                raise LookupError(f"chunk {n} of window {head.window.index} is missing")
+                raise LookupError(f"chunk {n} of window {bounds.index} is missing")
             chunks.append(Chunk.decode(raw))
-        head.stale.append([head.window.index, head.window.chunks])
+        if bounds.chunks:
+            head.stale.append([bounds.index, bounds.chunks])
         return chunks
 
     def _delete_stale(self, head: ModelHead) -> None:
         for window, count in head.stale:
             for n in range(count):
-                self.store.delete(chunk_key(head.model, head.version, window, n))
+                self.store.delete(chunk_key(self.ns, head.model, head.version, window, n))
         head.stale = []
 
-    def _close_window(self, head: ModelHead, pending: Sequence[Observation]) -> list[DriftEvent]:
-        chunks = self._take_chunks(head)
-        chunks.append(self._chunk_from(head, pending))
-        bounds = head.window
-        events: list[DriftEvent] = []
-        if head.phase == "reference":
-            self._freeze_reference(head, chunks)
-        else:
-            events = self._test_window(head, concat_chunks(chunks, head.kinds), bounds)
-        head.window = WindowBounds(index=bounds.index + 1)
-        return events
-
-    def _freeze_reference(self, head: ModelHead, chunks: Sequence[Chunk]) -> None:
+    # -- reference --------------------------------------------------------------------------
+    def _freeze_reference(self, head: ModelHead, pending: Sequence[Observation]) -> None:
+        chunks = self._take_chunks(head, head.reference)
+        chunks.append(_reference_chunk(pending))
         kinds = _infer_kinds(chunks)
         merged = _merge_reference(chunks, kinds)
         profiles = {
             name: drift.build_profile(
                 merged.numeric[name] if kind == "numeric" else merged.categorical[name],
-                kind, bins=self.config.psi_bins,
+                kind, bins=self.config.psi_bins,  # type: ignore[arg-type]
             )
             for name, kind in kinds.items()
         }
-        self.store.set(reference_key(head.model, head.version), drift.profiles_to_json(profiles))
-        head.kinds = kinds
-        head.phase = "monitoring"
+        self._store_reference(head, profiles)
 
-    def _test_window(self, head: ModelHead, current: Chunk, bounds: WindowBounds) -> list[DriftEvent]:
-        raw = self.store.get(reference_key(head.model, head.version))
+    def _store_reference(self, head: ModelHead, profiles: dict[str, drift.Profile]) -> None:
+        self.store.set(reference_key(self.ns, head.model, head.version),
+                       orjson.dumps(drift.profiles_to_dict(profiles)))
+        head.kinds = {name: p.kind for name, p in profiles.items()}
+        head.phase = "monitoring"
+        scales = {name: (p.mean, p.std) for name, p in profiles.items()
+                  if isinstance(p, drift.NumericProfile)}
+        head.detectors = (OnlineDetectors(self.config.detectors, scales).dumps()
+                          if self.config.detectors and scales else None)
+
+    def _reference(self, head: ModelHead) -> dict[str, drift.Profile]:
+        key = reference_key(self.ns, head.model, head.version)
+        raw = self.store.get(key)
         if raw is None:  # pragma: no cover - the head says monitoring only once it is written
-            return []
-        reference = drift.profiles_from_json(raw)
+            raise LookupError(f"no reference for {head.model}/{head.version}")
+        cached = self._reference_cache.get(key)
+        if cached is None or cached[0] is not raw:
+            cached = (raw, drift.profiles_from_dict(orjson.loads(raw)))
+            self._reference_cache[key] = cached
+        return cached[1]
+
+    # -- closing a window -------------------------------------------------------------------
+    def _close_window(self, head: ModelHead, index: int,
+                      pending: Sequence[Observation]) -> MonitorOutput:
+        bounds = head.windows.pop(str(index))
+        chunks = self._take_chunks(head, bounds)
+        if pending:
+            chunks.append(self._chunk_from(head, pending))
+        current = concat_chunks(chunks, head.kinds)
+        out = MonitorOutput()
+        if bounds.size < self.config.min_window_events:
+            return out
+        reference = self._reference(head)
         values: dict[str, Any] = {**current.numeric, **current.categorical}
         report = drift.compare(reference, values, self.config.policy)
-        return [self._event(head, bounds, feature) for feature in report.features]
+        late = head.late_events - head.late_reported
+        head.late_reported = head.late_events
+        for feature in report.features:
+            outcome = self._hygiene(head, feature.name, feature.drifted)
+            event = self._event(head, bounds, feature, outcome, late)
+            out.drift_events.append(event)
+            if outcome in ("fired", "recovered"):
+                out.alerts.append(self._alert(event, outcome))
+        out.metrics.extend(self._metrics(head, bounds, current))
+        return out
 
-    def _event(self, head: ModelHead, bounds: WindowBounds, feature: Any) -> DriftEvent:
+    def _hygiene(self, head: ModelHead, feature: str, drifted: bool) -> str:
+        history, active = head.hygiene.get(feature, [[], False])
+        state, outcome = step(AlertState(tuple(history), active), drifted, self.config.alert_policy)
+        head.hygiene[feature] = [list(state.history), state.active]
+        return outcome
+
+    def _run_detectors(self, head: ModelHead,
+                       monitored: Sequence[tuple[int, Observation]]) -> list[DriftEvent]:
+        """Feed this batch's values, in arrival order, to the online detectors."""
+        if head.detectors is None or not monitored:
+            return []
+        detectors = OnlineDetectors.loads(head.detectors)
+        events = []
+        for name, kind in head.kinds.items():
+            if kind != "numeric":
+                continue
+            values = np.array([v if _is_number(v := obs.features.get(name)) else np.nan
+                               for _, obs in monitored], dtype=float)
+            for found in detectors.update(name, values):
+                seq, obs = monitored[found.position]
+                events.append(self._detection_event(head, found.feature, found.detector,
+                                                    found.index, seq, obs))
+        head.detectors = detectors.dumps()
+        return events
+
+    def _common(self, head: ModelHead, bounds: WindowBounds) -> dict[str, Any]:
+        return dict(
+            schema_version=SCHEMA_VERSION, model_name=head.model, model_version=head.version,
+            timestamp=bounds.end_time, window_start_seq=bounds.start_seq,
+            window_end_seq=bounds.end_seq, window_start_offset=bounds.start_offset,
+            window_end_offset=bounds.end_offset, window_start_time=bounds.start_time,
+            window_end_time=bounds.end_time, partition=head.partition,
+        )
+
+    def _event(self, head: ModelHead, bounds: WindowBounds, feature: drift.FeatureReport,
+               outcome: str, late: int) -> DriftEvent:
         primary = "ks" if feature.kind == "numeric" else "chi2"
-        test = feature.tests[primary]
+        test = feature.tests.get(primary)
         psi = feature.tests.get("psi")
-        key = f"{self.config.app_id}|{head.model}|{head.version}|{bounds.index}|{feature.name}|data_drift"
+        kind = "recovered" if outcome == "recovered" else self.config.kind
         return DriftEvent(
-            event_id=str(uuid.uuid5(NAMESPACE, key)),
-            schema_version=SCHEMA_VERSION,
-            model_name=head.model,
-            model_version=head.version,
-            timestamp=bounds.end_time,
-            kind="data_drift",
+            event_id=_event_id(self.config.app_id, self.ns, head.model, head.version,
+                               bounds.index, feature.name),
+            kind=kind,
             feature=feature.name,
             test=primary,
-            statistic=_finite(test.statistic),
-            p_value=_finite_or_none(test.p_value),
+            statistic=_finite(test.statistic) if test is not None else 0.0,
+            p_value=_finite_or_none(test.p_value) if test is not None else None,
             drifted=bool(feature.drifted),
-            window_start_seq=bounds.start_seq,
-            window_end_seq=bounds.start_seq + bounds.size,
-            window_start_offset=bounds.start_offset,
-            window_end_offset=bounds.end_offset,
-            window_start_time=bounds.start_time,
-            window_end_time=bounds.end_time,
             reference_size=feature.n_reference,
             current_size=feature.n_current,
             effect=_finite_or_none(psi.statistic) if psi is not None else None,
             severity=feature.severity,
             p_value_adjusted=_finite_or_none(feature.p_value_adjusted),
             missing_share=_finite_or_none(feature.missing_share_current),
-            partition=head.partition,
+            alert=outcome,
+            tests={name: {"statistic": _finite_or_none(r.statistic),
+                          "p_value": _finite_or_none(r.p_value)}
+                   for name, r in feature.tests.items()},
+            late_events=late,
+            **self._common(head, bounds),
         )
+
+    def _detection_event(self, head: ModelHead, feature: str, detector: str, index: int,
+                         seq: int, obs: Observation) -> DriftEvent:
+        """An online detector fired at the ``index``-th monitored value of ``feature``
+        (the statistic), which was event ``seq``."""
+        point = WindowBounds(index=-2)
+        point.add(seq, obs.offset, obs.timestamp)
+        return DriftEvent(
+            event_id=_event_id(self.config.app_id, self.ns, head.model, head.version, feature,
+                               detector, index),
+            kind=self.config.kind, feature=feature, test=detector, statistic=float(index),
+            p_value=None, drifted=True, reference_size=head.reference.size,
+            current_size=index + 1, severity="low", alert="none", **self._common(head, point),
+        )
+
+    def _alert(self, event: DriftEvent, outcome: str) -> Alert:
+        recovered = outcome == "recovered"
+        what = "model drift" if self.config.kind == "model_drift" else "drift"
+        subject = (f"[driftline] {event.model_name} v{event.model_version}: "
+                   f"{event.feature} {'recovered' if recovered else what + ' (' + event.severity + ')'}")
+        p = "n/a" if event.p_value is None else f"{event.p_value:.3g}"
+        summary = (
+            f"{event.feature} of {event.model_name} version {event.model_version} "
+            + ("is back in line with its reference" if recovered else
+               f"drifted in {self.config.alert_policy.k} of the last "
+               f"{self.config.alert_policy.m} windows")
+            + f". Latest window: events {event.window_start_seq}-{event.window_end_seq} "
+            f"({event.window_start_time} to {event.window_end_time}), {event.test} "
+            f"statistic {event.statistic:.4f}, p-value {p}, PSI "
+            f"{'n/a' if event.effect is None else format(event.effect, '.3f')}."
+        )
+        return Alert(
+            event_id=_event_id("alert", event.event_id),
+            schema_version=SCHEMA_VERSION, model_name=event.model_name,
+            model_version=event.model_version, timestamp=event.timestamp,
+            kind="recovered" if recovered else "drift_alert",
+            severity="none" if recovered else event.severity,
+            subject=subject[:256], summary=summary,
+            dedup_key=f"{event.feature}|{event.window_start_seq}",
+            details={"feature": event.feature, "kind": self.config.kind, "test": event.test,
+                     "statistic": event.statistic, "p_value": event.p_value,
+                     "psi": event.effect, "window_start_seq": event.window_start_seq,
+                     "window_end_seq": event.window_end_seq},
+            source_event_id=event.event_id,
+        )
+
+    def _metrics(self, head: ModelHead, bounds: WindowBounds, current: Chunk) -> list[MetricEvent]:
+        out = []
+        for name in self.config.metric_features:
+            values = current.numeric.get(name)
+            if values is None:
+                continue
+            present = values[~np.isnan(values)]
+            for stat, value in (("mean", present.mean() if present.size else None),
+                                ("var", present.var() if present.size else None)):
+                metric = f"{name}_{stat}"
+                out.append(MetricEvent(
+                    event_id=_event_id(self.config.app_id, self.ns, head.model, head.version,
+                                       bounds.index, metric),
+                    schema_version=SCHEMA_VERSION, model_name=head.model,
+                    model_version=head.version, timestamp=bounds.end_time, metric=metric,
+                    value=_finite_or_none(value), sample_size=int(present.size),
+                    window_start_seq=bounds.start_seq, window_end_seq=bounds.end_seq,
+                    window_start_time=bounds.start_time, window_end_time=bounds.end_time,
+                ))
+        return out
 
 
 def _finite(value: float) -> float:

@@ -1,15 +1,18 @@
-"""What the monitor keeps in its changelog-backed table, and how it is encoded.
+"""What the monitors keep in their changelog-backed table, and how it is encoded.
 
 State per (model, version) is split so that a batch writes only what it adds:
 
-* a small **head** (``h|model|version``): phase, counters, the open window's bounds and the
-  last source offset applied — the commit point that makes replays idempotent;
-* **chunks** (``c|model|version|window|n``): the raw values one batch added to the open
-  window, written once and deleted when the window closes;
-* the frozen **reference** (``r|model|version``): profiles per feature, written once.
+* a small **head** (``h|…``): phase, counters, open windows, alert hygiene and online
+  detector state, and the last source offset applied — the commit point that makes a
+  replayed batch a no-op;
+* **chunks** (``c|…|window|n``): the raw values one batch added to an open window, written
+  once and deleted after the window closed;
+* the frozen **reference** (``r|…``): profiles per feature, written once.
 
 Changelog bytes per event are therefore about the event's own values, and memory per
 (model, version) is bounded by the reference and window sizes, not by stream length.
+Everything a batch changes that must move together (counters, detector state, hygiene)
+lives in the head, so it is written in one record.
 """
 
 from __future__ import annotations
@@ -25,30 +28,46 @@ import orjson
 SEP = "|"
 
 
-def head_key(model: str, version: str) -> bytes:
-    return f"h{SEP}{model}{SEP}{version}".encode()
+def head_key(ns: str, model: str, version: str) -> bytes:
+    return f"{ns}h{SEP}{model}{SEP}{version}".encode()
 
 
-def reference_key(model: str, version: str) -> bytes:
-    return f"r{SEP}{model}{SEP}{version}".encode()
+def reference_key(ns: str, model: str, version: str) -> bytes:
+    return f"{ns}r{SEP}{model}{SEP}{version}".encode()
 
 
-def chunk_key(model: str, version: str, window: int, chunk: int) -> bytes:
-    return f"c{SEP}{model}{SEP}{version}{SEP}{window}{SEP}{chunk}".encode()
+def chunk_key(ns: str, model: str, version: str, window: int, chunk: int) -> bytes:
+    return f"{ns}c{SEP}{model}{SEP}{version}{SEP}{window}{SEP}{chunk}".encode()
+
+
+def versions_key(ns: str, model: str) -> bytes:
+    return f"{ns}v{SEP}{model}".encode()
 
 
 @dataclass
 class WindowBounds:
-    """The open window: which events it holds so far."""
+    """An open window: which events it holds so far."""
 
     index: int = 0
-    start_seq: int = 0
+    start_seq: int = -1
+    end_seq: int = -1  # exclusive
     start_offset: int = -1
     end_offset: int = -1
     start_time: str = ""
     end_time: str = ""
     size: int = 0
     chunks: int = 0
+
+    def add(self, seq: int, offset: int, timestamp: str) -> None:
+        if self.size == 0:
+            self.start_seq, self.start_offset, self.start_time = seq, offset, timestamp
+        self.start_seq = min(self.start_seq, seq)
+        self.start_offset = min(self.start_offset, offset)
+        self.end_seq = max(self.end_seq, seq + 1)
+        self.end_offset = max(self.end_offset, offset)
+        self.start_time = min(self.start_time, timestamp)
+        self.end_time = max(self.end_time, timestamp)
+        self.size += 1
 
 
 @dataclass
@@ -57,23 +76,38 @@ class ModelHead:
     version: str
     partition: int
     phase: str = "reference"  # "reference" while collecting it, then "monitoring"
+    reference_id: str = ""  # event id of an explicit reference, so a replay applies it once
     seq: int = 0  # events applied for this (model, version)
     last_offset: int = -1  # highest source offset applied; older redeliveries are skipped
     kinds: dict[str, str] = field(default_factory=dict)  # frozen with the reference
-    window: WindowBounds = field(default_factory=WindowBounds)
+    reference: WindowBounds = field(default_factory=lambda: WindowBounds(index=-1))
+    windows: dict[str, WindowBounds] = field(default_factory=dict)  # open windows by index
+    next_index: int = 0  # count windows: the index the next window gets
+    closed_upto: str = ""  # time windows: every window ending at or before this is closed
+    max_time: str = ""
+    late_events: int = 0  # arrived after their window closed (counted, not tested)
+    late_reported: int = 0
     type_mismatches: int = 0
     unknown_features: int = 0
+    hygiene: dict[str, list[Any]] = field(default_factory=dict)  # feature -> [history, active]
     #: chunks of windows closed by the last batch, as [window index, chunk count]; deleted at
     #: the start of the next batch, so a crash before the head is written loses no values.
     stale: list[list[int]] = field(default_factory=list)
+    detectors: bytes | None = None  # pickled OnlineDetectors, opaque here
 
     def encode(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        data = asdict(self)
+        blob = data.pop("detectors") or b""
+        header = orjson.dumps(data)
+        return struct.pack("<I", len(header)) + header + blob
 
     @classmethod
     def decode(cls, raw: bytes) -> ModelHead:
-        data = orjson.loads(raw)
-        data["window"] = WindowBounds(**data["window"])
+        (length,) = struct.unpack_from("<I", raw)
+        data = orjson.loads(raw[4:4 + length])
+        data["reference"] = WindowBounds(**data["reference"])
+        data["windows"] = {k: WindowBounds(**v) for k, v in data["windows"].items()}
+        data["detectors"] = raw[4 + length:] or None
         return cls(**data)
 
 

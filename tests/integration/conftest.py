@@ -124,7 +124,8 @@ def worker_factory(base_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
     workers: list[Worker] = []
 
     def start(wait: bool = True, **overrides: str) -> Worker:
-        env = {**base_env, **overrides}
+        # each worker its own state dir: on-disk table stores are locked per process
+        env = {**base_env, "STATE_DIR": str(tmp_path / f"state-{len(workers)}"), **overrides}
         worker = Worker(env, tmp_path / f"worker-{len(workers)}.log")
         workers.append(worker)
         if wait:

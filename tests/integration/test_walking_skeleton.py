@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cli.traffic import TrafficSpec, feature_events
 from storage.models import DriftResult
@@ -17,8 +18,14 @@ from tests.integration.conftest import consume, produce, run_cli
 pytestmark = pytest.mark.integration
 
 
-def _drift(messages):
-    return [orjson.loads(m.value) for m in messages]
+def _drift(messages, windows_only=True):
+    """Drift events from messages; by default only window tests (not online detectors)."""
+    events = [orjson.loads(m.value) for m in messages]
+    return [e for e in events if e["test"] in ("ks", "chi2")] if windows_only else events
+
+
+def _windows(n):
+    return lambda messages: len(_drift(messages)) >= n
 
 
 def test_shift_after_2000_events_is_detected_and_stored(
@@ -35,9 +42,13 @@ def test_shift_after_2000_events_is_detected_and_stored(
     assert "sent 4000 event(s)" in result.stdout
 
     # reference = events 0..999, then windows [1000,2000), [2000,3000), [3000,4000), 2 features
-    messages = consume(broker, f"{unique}-drift-events", lambda m: len(m) >= 6)
+    messages = consume(broker, f"{unique}-drift-events", _windows(6))
     drift = _drift(messages)
     assert len(drift) == 6, drift
+    # the online detectors noticed the shift too, after it started
+    detections = [d for d in _drift(messages, windows_only=False) if d["test"] == "adwin"]
+    assert any(d["feature"] == "income" for d in detections)
+    assert all(d["window_start_seq"] >= 2000 for d in detections if d["feature"] == "income")
     by_feature = {name: [d for d in drift if d["feature"] == name] for name in ("income", "age")}
     assert sorted(d["window_start_seq"] for d in by_feature["income"]) == [1000, 2000, 3000]
     assert all(d["test"] == "ks" and d["reference_size"] == 1000 and d["current_size"] == 1000
@@ -55,14 +66,16 @@ def test_shift_after_2000_events_is_detected_and_stored(
     deadline = time.monotonic() + 60
     rows = []
     while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(DriftResult).where(DriftResult.model_name == spec.model_name)).all()
-        if len(rows) >= len(drift):
+        with Session(engine) as session:
+            rows = list(session.scalars(
+                select(DriftResult).where(DriftResult.model_name == spec.model_name)))
+        if {d["event_id"] for d in drift} <= {str(r.event_id) for r in rows}:
             break
         time.sleep(0.5)
-    stored = {str(r.DriftResult.event_id): r.DriftResult for r in rows}
-    assert set(stored) == {d["event_id"] for d in drift}
+    stored = {str(r.event_id): r for r in rows}
+    assert {d["event_id"] for d in drift} <= set(stored)
+    everything = {d["event_id"] for d in _drift(messages, windows_only=False)}
+    assert set(stored) <= everything
     for d in drift:
         row = stored[d["event_id"]]
         assert row.drifted == d["drifted"] and row.feature == d["feature"]
@@ -116,14 +129,14 @@ def test_malformed_events_go_to_dead_letters_and_the_worker_keeps_going(
     assert any("more than 500" in r for r in reasons)
 
     # 1,000 good events: reference 0..249, then three 250-event windows ending at 1000
-    drift = _drift(consume(broker, f"{unique}-drift-events", lambda m: len(m) >= 9))
+    drift = _drift(consume(broker, f"{unique}-drift-events", _windows(9)))
     assert sorted({d["window_end_seq"] for d in drift}) == [500, 750, 1000]
     assert worker.alive
 
     # and it still processes what comes next
     more = [orjson.dumps(e) for e in feature_events(TrafficSpec(model_name=model), 250, first=1000)]
     produce(broker, f"{unique}-features", [(model.encode(), v) for v in more])
-    drift = _drift(consume(broker, f"{unique}-drift-events", lambda m: len(m) >= 12))
+    drift = _drift(consume(broker, f"{unique}-drift-events", _windows(12)))
     assert max(d["window_end_seq"] for d in drift) == 1250
     assert len(drift) == 12
     assert worker.alive

@@ -36,15 +36,19 @@ def observations(spec: TrafficSpec, n: int, first: int = 0, offset0: int = 0):
     ]
 
 
-CONFIG = MonitorConfig(reference_size=200, window_size=200)
+CONFIG = MonitorConfig(reference_size=200, window_size=200, detectors=())
 
 
-def run(store, obs, batch=50, config=CONFIG, model="m", version="1"):
+def run(store, obs, batch=50, config=CONFIG, model="m", version="1", windows_only=True):
     monitor = FeatureMonitor(store, config)
     out = []
     for i in range(0, len(obs), batch):
-        out.extend(monitor.apply(model, version, obs[i:i + batch]))
-    return out
+        out.extend(monitor.apply(model, version, obs[i:i + batch]).drift_events)
+    return [e for e in out if e.test in ("ks", "chi2")] if windows_only else out
+
+
+def head_of(store, model="m", version="1"):
+    return ModelHead.decode(store.get(head_key("f", model, version)))
 
 
 def test_reference_then_windows_and_shift_detected():
@@ -79,10 +83,10 @@ def test_redelivered_events_are_not_counted_twice():
     obs = observations(spec, 700)
     store = DictStore()
     monitor = FeatureMonitor(store, CONFIG)
-    events = monitor.apply("m", "1", obs[:350])
+    events = monitor.apply("m", "1", obs[:350]).drift_events
     # a crash after the state was written but before the offset commit: 300..349 come again
-    events += monitor.apply("m", "1", obs[300:700])
-    head = ModelHead.decode(store.get(head_key("m", "1")))
+    events += monitor.apply("m", "1", obs[300:700]).drift_events
+    head = head_of(store)
     assert head.seq == 700 and head.last_offset == 699
     assert [e.window_end_seq for e in events if e.feature == "age"] == [400, 600]
     assert events == run(DictStore(), obs, batch=350)
@@ -95,17 +99,18 @@ def test_replay_after_a_crash_before_the_head_was_written_gives_the_same_results
 
     store = DictStore()
     monitor = FeatureMonitor(store, CONFIG)
-    first = monitor.apply("m", "1", obs[:300])
+    first = monitor.apply("m", "1", obs[:300]).drift_events
     before = dict(store.data)
     # a batch that closes a window, then the process dies before its head reaches the log:
-    second = monitor.apply("m", "1", obs[300:450])
+    second = monitor.apply("m", "1", obs[300:450]).drift_events
     crashed = dict(before)
     for key, value in store.data.items():
-        if not key.startswith(b"h|"):
+        if not key.startswith(b"fh|"):
             crashed[key] = value
     replayed = FeatureMonitor(DictStore(), CONFIG)
     replayed.store.data = crashed
-    again = replayed.apply("m", "1", obs[300:450]) + replayed.apply("m", "1", obs[450:600])
+    again = (replayed.apply("m", "1", obs[300:450]).drift_events
+             + replayed.apply("m", "1", obs[450:600]).drift_events)
     assert first + again == reference
     assert second == again[: len(second)]
 
@@ -129,7 +134,7 @@ def test_stale_chunks_are_deleted_after_the_window_closes():
     spec = TrafficSpec(seed=8)
     store = DictStore()
     run(store, observations(spec, 650), batch=50)
-    chunks = [k for k in store.data if k.startswith(b"c|")]
+    chunks = [k for k in store.data if k.startswith(b"fc|")]
     # only the open window's chunks remain (600..649 -> 1 chunk)
     assert len(chunks) == 1
 
@@ -153,13 +158,13 @@ def test_kinds_are_inferred_and_mismatches_counted():
     store = DictStore()
     monitor = FeatureMonitor(store, CONFIG)
     monitor.apply("m", "1", obs)
-    head = ModelHead.decode(store.get(head_key("m", "1")))
+    head = head_of(store)
     assert head.kinds == {"x": "numeric", "c": "categorical", "mix": "categorical"}
     later = [Observation(offset=200 + i, partition=0, timestamp="2026-11-26T00:00:00+00:00",
                          features={"x": "oops", "c": 1.0, "mix": 3.0, "new": 1})
              for i in range(10)]
     monitor.apply("m", "1", later)
-    head = ModelHead.decode(store.get(head_key("m", "1")))
+    head = head_of(store)
     assert head.type_mismatches == 10 and head.unknown_features == 10
 
 

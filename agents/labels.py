@@ -1,0 +1,70 @@
+"""Labels: joined to their predictions by event_id; the pairs feed performance monitoring."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cache
+
+import faust
+from faust.types import EventT
+
+from agents.monitoring import apply_and_publish, decode_batch, utc
+from faust_app import app, settings
+from schemas.events import LabelEvent, LabelledPredictionEvent
+from schemas.spec import SCHEMA_VERSION
+from streams.deadletters import send_dead_letter_for
+from streams.publish import publish
+from streams.topics import labelled_predictions_topic, labels_topic
+from tables.feature_state import JoinStore
+from tables.label_join import JoinConfig, JoinOutput, LabelIn, LabelJoin, SourceRef
+
+
+@cache
+def join_config() -> JoinConfig:
+    return JoinConfig(ttl=timedelta(days=settings.performance.join_ttl_days),
+                      grace=timedelta(hours=settings.performance.label_grace_hours))
+
+
+async def publish_join(model: str, out: JoinOutput) -> None:
+    """Send the joined pairs (and wait for them) and dead-letter what the join rejected."""
+    pairs = [LabelledPredictionEvent(
+        event_id=j.prediction_event_id, schema_version=SCHEMA_VERSION, model_name=j.model,
+        model_version=j.model_version, timestamp=j.prediction_time, label_time=utc(j.label_time),
+        prediction=j.prediction, label=j.label, probabilities=j.probabilities,
+        features=j.features).dumps() for j in out.joined]
+    await publish(labelled_predictions_topic, model.encode(), pairs)
+    for rejected in out.rejected:
+        ref = rejected.source
+        await send_dead_letter_for(topic=ref.topic, partition=ref.partition, offset=ref.offset,
+                                   key=ref.key, value=ref.value, reason=rejected.reason)
+
+
+async def reroute(event: EventT, record: LabelEvent) -> None:
+    await labels_topic.send(key=record.model_name.encode(), value=event.message.value)
+
+
+async def process_batch(events: Sequence[EventT]) -> None:
+    groups = await decode_batch(events, LabelEvent, reroute)
+    by_model: dict[str, list[tuple[EventT, LabelEvent]]] = {}
+    for (model, _), items in groups.items():
+        by_model.setdefault(model, []).extend(items)
+    for model, items in by_model.items():
+        items.sort(key=lambda item: item[0].message.offset)
+        batch = [LabelIn(
+            source=SourceRef(e.message.topic, e.message.partition, e.message.offset,
+                             e.message.key, e.message.value),
+            event_id=r.event_id, prediction_event_id=r.prediction_event_id,
+            timestamp=utc(r.timestamp), label=r.label,
+            prediction_timestamp=utc(r.prediction_timestamp) if r.prediction_timestamp else None)
+            for e, r in items]
+        await apply_and_publish(
+            model, items, lambda store, m=model, b=batch: LabelJoin(store, join_config())
+            .add_labels(m, b), "label join", publish_join, JoinStore)
+
+
+@app.agent(labels_topic, concurrency=1)
+async def join_labels(stream: faust.StreamT[bytes]) -> None:
+    async for events in stream.take_events(settings.drift.batch_size,
+                                           within=settings.drift.batch_seconds):
+        await process_batch(events)

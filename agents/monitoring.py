@@ -1,0 +1,112 @@
+"""What the monitoring agents share: per-model configuration, decoding into groups, and the
+apply → publish → commit step that keeps state and outputs consistent."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any, TypeVar
+
+from faust.types import EventT
+
+import drift
+from drift.hygiene import AlertPolicy
+from faust_app import settings
+from schemas.events import Event, decode
+from schemas.spec import InvalidEvent
+from streams.deadletters import send_dead_letter
+from streams.publish import publish_output
+from tables.buffered import BufferedStore
+from tables.feature_state import TableStore
+from tables.monitor import FeatureMonitor, MonitorConfig, MonitorOutput, Observation
+from tables.versions import touch
+
+log = logging.getLogger(__name__)
+LIMITS = settings.limits.for_events()
+R = TypeVar("R", bound=Event)
+
+
+@cache
+def monitor_config(model: str, namespace: str = "f", kind: str = "data_drift",
+                   metric_features: tuple[str, ...] = ()) -> MonitorConfig:
+    options = settings.drift.for_model(model)
+    return MonitorConfig(
+        app_id=settings.app_id, namespace=namespace, kind=kind,
+        reference_size=options["reference_size"], window_mode=options["window_mode"],
+        window_size=options["window_size"], window_seconds=options["window_seconds"],
+        allowed_lateness_seconds=options["allowed_lateness_seconds"],
+        min_window_events=settings.drift.min_window_events, psi_bins=settings.drift.psi_bins,
+        policy=drift.DriftPolicy(alpha=settings.drift.alpha, default=drift.FeaturePolicy(
+            min_psi=settings.drift.min_psi, min_distance=settings.drift.min_distance)),
+        alert_policy=AlertPolicy(k=options["alert_k"], m=options["alert_m"]),
+        detectors=tuple(options["detectors"]), metric_features=metric_features,
+    )
+
+
+def utc(timestamp: str) -> str:
+    """One spelling per instant, so timestamps compare as strings."""
+    return datetime.fromisoformat(timestamp).astimezone(UTC).isoformat()
+
+
+async def decode_batch(events: Sequence[EventT], record: type[R],
+                       reroute: Callable[[EventT, R], Any] | None = None,
+                       ) -> dict[tuple[str, str], list[tuple[EventT, R]]]:
+    """Validate a batch, dead-letter what fails, and group the rest by (model, version)."""
+    groups: dict[tuple[str, str], list[tuple[EventT, R]]] = {}
+    for event in events:
+        message = event.message
+        try:
+            parsed = decode(message.value, record, LIMITS)
+        except InvalidEvent as exc:
+            await send_dead_letter(event, exc.reason)
+            continue
+        if reroute is not None and message.key != parsed.model_name.encode():
+            await reroute(event, parsed)
+            continue
+        groups.setdefault((parsed.model_name, parsed.model_version), []).append((event, parsed))
+    return groups
+
+
+Out = TypeVar("Out")
+
+
+async def apply_and_publish(model: str, items: Sequence[tuple[EventT, Any]],
+                            step: Callable[[BufferedStore], Out], what: str,
+                            publish: Callable[[str, Out], Awaitable[None]] | None = None,
+                            store_type: type[TableStore] = TableStore) -> bool:
+    """Run ``step`` on buffered state, publish its output, then commit the state.
+
+    A bug in ``step`` dead-letters the batch's events instead of stopping the stream.
+    """
+    store = BufferedStore(store_type(items[-1][0]))
+    try:
+        out = step(store)
+    except Exception as exc:
+        log.exception("%s failed for %s", what, model)
+        for event, _ in items:
+            await send_dead_letter(event, f"internal error in {what}: {exc!r}")
+        return False
+    if publish is None:
+        await publish_output(model.encode(), out)  # type: ignore[arg-type]
+    else:
+        await publish(model, out)
+    store.commit()
+    return True
+
+
+def monitor_step(model: str, version: str, observations: Sequence[Observation],
+                 config: MonitorConfig) -> Callable[[BufferedStore], MonitorOutput]:
+    """Expire old versions of ``model``, then apply ``observations`` to (model, version)."""
+    ttl = timedelta(hours=settings.drift.version_ttl_hours)
+
+    def step(store: BufferedStore) -> MonitorOutput:
+        monitor = FeatureMonitor(store, config)
+        newest = max(o.timestamp for o in observations)
+        for old in touch(store, config.namespace, model, version, newest, ttl):
+            log.info("forgetting %s version %s (no events for %s)", model, old, ttl)
+            monitor.forget(model, old)
+        return monitor.apply(model, version, observations)
+
+    return step

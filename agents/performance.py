@@ -1,0 +1,33 @@
+"""Performance monitor: windowed metrics on labelled predictions, drops, DDM."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import faust
+
+from agents.monitoring import apply_and_publish, decode_batch
+from faust_app import app, settings
+from schemas.events import LabelledPredictionEvent
+from streams.topics import labelled_predictions_topic
+from tables.performance import PerformanceConfig, PerformanceMonitor
+
+
+@cache
+def performance_config(model: str) -> PerformanceConfig:
+    return PerformanceConfig(
+        app_id=settings.app_id, window_size=settings.performance.window_size,
+        margin=settings.performance.margin, error_margin=settings.performance.error_margin,
+        recent_ids=max(2000, 4 * settings.drift.batch_size))
+
+
+@app.agent(labelled_predictions_topic, concurrency=1)
+async def monitor_performance(stream: faust.StreamT[bytes]) -> None:
+    async for events in stream.take_events(settings.drift.batch_size,
+                                           within=settings.drift.batch_seconds):
+        groups = await decode_batch(events, LabelledPredictionEvent)
+        for (model, version), items in groups.items():
+            batch = [(e.message.offset, r) for e, r in items]
+            await apply_and_publish(
+                model, items, lambda store, m=model, v=version, b=batch: PerformanceMonitor(
+                    store, performance_config(m)).apply(m, v, b), "performance monitor")

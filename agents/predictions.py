@@ -1,0 +1,66 @@
+"""Predictions: model drift (prediction and confidence distributions) and the label join."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import faust
+from faust.types import EventT
+
+from agents.labels import join_config, publish_join
+from agents.monitoring import (
+    apply_and_publish,
+    decode_batch,
+    monitor_config,
+    monitor_step,
+    utc,
+)
+from faust_app import app, settings
+from schemas.events import PredictionEvent
+from streams.topics import predictions_topic
+from tables.feature_state import JoinStore
+from tables.label_join import LabelJoin, PredictionIn, SourceRef
+from tables.monitor import Observation
+
+
+def model_signal(record: PredictionEvent) -> dict[str, object]:
+    """What model drift watches: the prediction itself and the top-class confidence."""
+    signal: dict[str, object] = {"prediction": record.prediction}
+    if record.probabilities:
+        signal["confidence"] = max(record.probabilities.values())
+    return signal
+
+
+async def reroute(event: EventT, record: PredictionEvent) -> None:
+    await predictions_topic.send(key=record.model_name.encode(), value=event.message.value)
+
+
+async def process_batch(events: Sequence[EventT]) -> None:
+    groups = await decode_batch(events, PredictionEvent, reroute)
+    by_model: dict[str, list[tuple[EventT, PredictionEvent]]] = {}
+    for (model, version), items in groups.items():
+        observations = [Observation(offset=e.message.offset, partition=e.message.partition,
+                                    timestamp=utc(r.timestamp), features=model_signal(r))
+                        for e, r in items]
+        config = monitor_config(model, "p", "model_drift", ("confidence",))
+        if await apply_and_publish(model, items, monitor_step(model, version, observations, config),
+                                   "model-drift monitor"):
+            by_model.setdefault(model, []).extend(items)
+    for model, items in by_model.items():
+        items.sort(key=lambda item: item[0].message.offset)
+        batch = [PredictionIn(
+            source=SourceRef(e.message.topic, e.message.partition, e.message.offset,
+                             e.message.key, e.message.value),
+            event_id=r.event_id, model_version=r.model_version, timestamp=utc(r.timestamp),
+            prediction=r.prediction, probabilities=r.probabilities, features=r.features)
+            for e, r in items]
+        await apply_and_publish(
+            model, items, lambda store, m=model, b=batch: LabelJoin(store, join_config())
+            .add_predictions(m, b), "label join", publish_join, JoinStore)
+
+
+@app.agent(predictions_topic, concurrency=1)
+async def monitor_predictions(stream: faust.StreamT[bytes]) -> None:
+    async for events in stream.take_events(settings.drift.batch_size,
+                                           within=settings.drift.batch_seconds):
+        await process_batch(events)

@@ -1,0 +1,30 @@
+"""Publishing what a batch produced, waiting until the broker has it.
+
+Agents commit their table state only after this returns, so an output is never lost to a
+crash between "state says done" and "event delivered" (see tables/buffered.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from faust.types import TopicT
+
+from streams.topics import alerts_topic, drift_events_topic, performance_metrics_topic
+from tables.monitor import MonitorOutput
+
+
+async def publish(topic: TopicT, key: bytes, values: list[bytes]) -> None:
+    pending = [await topic.send(key=key, value=value) for value in values]
+    if pending:
+        await asyncio.gather(*pending)
+
+
+async def publish_output(key: bytes, out: MonitorOutput) -> None:
+    pending = []
+    for topic, records in ((drift_events_topic, out.drift_events), (alerts_topic, out.alerts),
+                           (performance_metrics_topic, out.metrics)):
+        for record in records:
+            pending.append(await topic.send(key=key, value=record.dumps()))
+    if pending:
+        await asyncio.gather(*pending)

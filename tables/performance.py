@@ -1,0 +1,268 @@
+"""Windowed model quality on labelled predictions, a performance-drop rule and DDM.
+
+The first window of labelled predictions of a (model, version) is its reference; each later
+window's metrics are compared with it, and a metric that falls behind by more than the
+margin raises a ``performance_drop`` drift event (with alert hygiene, like feature drift).
+DDM (River) watches the stream of errors between windows.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+from river.drift.binary import DDM
+
+from drift.hygiene import AlertPolicy, AlertState, step
+from drift.performance import HIGHER_IS_BETTER, classification_metrics, regression_metrics
+from schemas.events import Alert, DriftEvent, LabelledPredictionEvent, MetricEvent
+from schemas.spec import SCHEMA_VERSION
+from tables.monitor import MonitorOutput, StateStore, _event_id, category_text
+from tables.state import SEP, Chunk, WindowBounds, concat_chunks
+
+KINDS = {"label": "categorical", "prediction": "categorical", "score": "numeric",
+         "label_value": "numeric", "prediction_value": "numeric"}
+
+
+@dataclass(frozen=True)
+class PerformanceConfig:
+    app_id: str = "driftline"
+    window_size: int = 500
+    #: a higher-is-better metric drops when it is this much (absolute) below the reference;
+    #: an error metric (MAE, RMSE) when it is this fraction above it
+    margin: float = 0.05
+    error_margin: float = 0.2
+    alert_policy: AlertPolicy = field(default_factory=lambda: AlertPolicy(k=1, m=2))
+    #: how many recent prediction ids are remembered to drop duplicates from a replay
+    recent_ids: int = 2000
+
+
+@dataclass
+class PerformanceHead:
+    model: str
+    version: str
+    task: str = ""  # "classification" or "regression", fixed by the first pair
+    positive: str | None = None  # the class whose probability scores ROC AUC
+    seq: int = 0
+    last_offset: int = -1
+    window: WindowBounds = field(default_factory=WindowBounds)
+    reference: dict[str, float] = field(default_factory=dict)
+    hygiene: dict[str, list[Any]] = field(default_factory=dict)
+    recent: list[str] = field(default_factory=list)
+    stale: list[list[int]] = field(default_factory=list)
+    errors_seen: int = 0
+    ddm: str | None = None  # pickled River DDM, hex
+
+    def encode(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def decode(cls, raw: bytes) -> PerformanceHead:
+        data = orjson.loads(raw)
+        data["window"] = WindowBounds(**data["window"])
+        return cls(**data)
+
+
+def _key(kind: str, *parts: object) -> bytes:
+    return SEP.join(["q" + kind, *map(str, parts)]).encode()
+
+
+class PerformanceMonitor:
+    def __init__(self, store: StateStore, config: PerformanceConfig) -> None:
+        self.store = store
+        self.config = config
+        self._detector: DDM | None = None
+
+    def apply(self, model: str, version: str,
+              batch: Sequence[tuple[int, LabelledPredictionEvent]]) -> MonitorOutput:
+        """Apply (offset, pair) items in offset order."""
+        raw = self.store.get(_key("h", model, version))
+        head = PerformanceHead.decode(raw) if raw is not None else PerformanceHead(model, version)
+        out = MonitorOutput()
+        for window, count in head.stale:
+            for n in range(count):
+                self.store.delete(_key("c", model, version, window, n))
+        head.stale = []
+        recent = set(head.recent)
+        self._detector = pickle.loads(bytes.fromhex(head.ddm)) if head.ddm else None  # noqa: S301
+        pending: list[LabelledPredictionEvent] = []
+        for offset, pair in batch:
+            if offset <= head.last_offset:
+                continue
+            head.last_offset = offset
+            if pair.event_id in recent:  # the join re-published it after a crash
+                continue
+            recent.add(pair.event_id)
+            head.recent.append(pair.event_id)
+            if not head.task:
+                self._fix_task(head, pair)
+            pending.append(pair)
+            head.window.add(head.seq, offset, pair.timestamp)
+            head.seq += 1
+            self._ddm(head, pair, out)
+            if head.window.size >= self.config.window_size:
+                out.extend(self._close(head, pending))
+                pending = []
+        head.recent = head.recent[-self.config.recent_ids:]
+        if self._detector is not None:
+            head.ddm = pickle.dumps(self._detector).hex()
+        if pending:
+            self.store.set(_key("c", model, version, head.window.index, head.window.chunks),
+                           self._chunk(head, pending).encode())
+            head.window.chunks += 1
+        self.store.set(_key("h", model, version), head.encode())
+        return out
+
+    # -- pieces -------------------------------------------------------------------------------
+    def _fix_task(self, head: PerformanceHead, pair: LabelledPredictionEvent) -> None:
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool)
+                      for v in (pair.label, pair.prediction))
+        head.task = "regression" if numeric and not pair.probabilities else "classification"
+        if pair.probabilities and len(pair.probabilities) == 2:
+            head.positive = sorted(pair.probabilities)[-1]
+
+    def _is_error(self, head: PerformanceHead, pair: LabelledPredictionEvent) -> bool:
+        if head.task == "classification":
+            return category_text(pair.label) != category_text(pair.prediction)
+        reference_mae = head.reference.get("mae")
+        return (reference_mae is not None
+                and abs(float(pair.prediction) - float(pair.label)) > 2 * reference_mae)
+
+    def _ddm(self, head: PerformanceHead, pair: LabelledPredictionEvent, out: MonitorOutput) -> None:
+        if not head.reference:  # DDM starts once the reference window fixed the baseline
+            return
+        if self._detector is None:
+            self._detector = DDM()
+        ddm = self._detector
+        ddm.update(self._is_error(head, pair))
+        head.errors_seen += 1
+        if ddm.drift_detected:
+            bounds = WindowBounds()
+            bounds.add(head.seq - 1, head.last_offset, pair.timestamp)
+            out.drift_events.append(DriftEvent(
+                event_id=_event_id(self.config.app_id, "q", head.model, head.version, "ddm",
+                                   head.errors_seen),
+                schema_version=SCHEMA_VERSION, model_name=head.model,
+                model_version=head.version, timestamp=pair.timestamp, kind="performance_drop",
+                feature="error_rate", test="ddm", statistic=float(head.errors_seen),
+                p_value=None, drifted=True, window_start_seq=bounds.start_seq,
+                window_end_seq=bounds.end_seq, window_start_offset=bounds.start_offset,
+                window_end_offset=bounds.end_offset, window_start_time=bounds.start_time,
+                window_end_time=bounds.end_time, reference_size=self.config.window_size,
+                current_size=head.errors_seen, severity="medium"))
+
+    def _chunk(self, head: PerformanceHead, pairs: Sequence[LabelledPredictionEvent]) -> Chunk:
+        def score(p: LabelledPredictionEvent) -> float:
+            if head.positive is None or not p.probabilities:
+                return math.nan
+            return float(p.probabilities.get(head.positive, math.nan))
+
+        def number(v: Any) -> float:
+            return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else math.nan
+
+        return Chunk(
+            numeric={"score": np.array([score(p) for p in pairs]),
+                     "label_value": np.array([number(p.label) for p in pairs]),
+                     "prediction_value": np.array([number(p.prediction) for p in pairs])},
+            categorical={"label": [category_text(p.label) for p in pairs],
+                         "prediction": [category_text(p.prediction) for p in pairs]})
+
+    def _metrics(self, head: PerformanceHead, values: Chunk) -> dict[str, float]:
+        if head.task == "regression":
+            return regression_metrics(values.numeric["label_value"],
+                                      values.numeric["prediction_value"])
+        scores = values.numeric["score"]
+        return classification_metrics(
+            np.array(values.categorical["label"], dtype=object),
+            np.array(values.categorical["prediction"], dtype=object),
+            positive_scores=None if np.isnan(scores).any() else scores,
+            positive=head.positive)
+
+    def _close(self, head: PerformanceHead, pending: Sequence[LabelledPredictionEvent]) -> MonitorOutput:
+        chunks = []
+        for n in range(head.window.chunks):
+            raw = self.store.get(_key("c", head.model, head.version, head.window.index, n))
+            if raw is None:  # pragma: no cover - written before the head that counts it
+                raise LookupError(f"performance chunk {n} is missing")
+            chunks.append(Chunk.decode(raw))
+        if head.window.chunks:
+            head.stale.append([head.window.index, head.window.chunks])
+        chunks.append(self._chunk(head, pending))
+        values = concat_chunks(chunks, KINDS)
+        bounds = head.window
+        metrics = self._metrics(head, values)
+        out = MonitorOutput()
+        first = not head.reference
+        for name, value in metrics.items():
+            reference = value if first else head.reference.get(name)
+            out.metrics.append(MetricEvent(
+                event_id=_event_id(self.config.app_id, "q", head.model, head.version,
+                                   bounds.index, name),
+                schema_version=SCHEMA_VERSION, model_name=head.model, model_version=head.version,
+                timestamp=bounds.end_time, metric=name, value=value, sample_size=bounds.size,
+                window_start_seq=bounds.start_seq, window_end_seq=bounds.end_seq,
+                window_start_time=bounds.start_time, window_end_time=bounds.end_time,
+                reference_value=reference))
+            if not first and reference is not None:
+                out.extend(self._judge(head, bounds, name, value, reference))
+        if first:
+            head.reference = metrics
+        head.window = WindowBounds(index=bounds.index + 1)
+        return out
+
+    def _judge(self, head: PerformanceHead, bounds: WindowBounds, metric: str, value: float,
+               reference: float) -> MonitorOutput:
+        if HIGHER_IS_BETTER[metric]:
+            drop = reference - value
+            dropped = drop > self.config.margin
+            effect = drop
+        else:
+            drop = (value - reference) / reference if reference > 0 else 0.0
+            dropped = drop > self.config.error_margin
+            effect = drop
+        history, active = head.hygiene.get(metric, [[], False])
+        state, outcome = step(AlertState(tuple(history), active), dropped, self.config.alert_policy)
+        head.hygiene[metric] = [list(state.history), state.active]
+        out = MonitorOutput()
+        if not dropped and outcome != "recovered":
+            return out
+        severity = "high" if effect > 2 * (self.config.margin if HIGHER_IS_BETTER[metric]
+                                           else self.config.error_margin) else "medium"
+        event = DriftEvent(
+            event_id=_event_id(self.config.app_id, "q", head.model, head.version, bounds.index,
+                               metric),
+            schema_version=SCHEMA_VERSION, model_name=head.model, model_version=head.version,
+            timestamp=bounds.end_time,
+            kind="recovered" if outcome == "recovered" else "performance_drop",
+            feature=metric, test="margin", statistic=value, p_value=None, drifted=dropped,
+            window_start_seq=bounds.start_seq, window_end_seq=bounds.end_seq,
+            window_start_offset=bounds.start_offset, window_end_offset=bounds.end_offset,
+            window_start_time=bounds.start_time, window_end_time=bounds.end_time,
+            reference_size=self.config.window_size, current_size=bounds.size, effect=effect,
+            severity=severity if dropped else "none", alert=outcome,
+            tests={"margin": {"statistic": value, "p_value": None},
+                   "reference": {"statistic": reference, "p_value": None}})
+        out.drift_events.append(event)
+        if outcome in ("fired", "recovered"):
+            recovered = outcome == "recovered"
+            out.alerts.append(Alert(
+                event_id=_event_id("alert", event.event_id), schema_version=SCHEMA_VERSION,
+                model_name=head.model, model_version=head.version, timestamp=bounds.end_time,
+                kind="recovered" if recovered else "performance_drop",
+                severity="none" if recovered else severity,
+                subject=(f"[driftline] {head.model} v{head.version}: {metric} "
+                         + ("recovered" if recovered else
+                            f"dropped to {value:.3f} (reference {reference:.3f})"))[:256],
+                summary=(f"{metric} of {head.model} version {head.version} was {value:.4f} on "
+                         f"labelled predictions {bounds.start_seq}-{bounds.end_seq} "
+                         f"({bounds.start_time} to {bounds.end_time}); the reference window "
+                         f"had {reference:.4f}."),
+                dedup_key=f"{metric}|{bounds.index}",
+                details={"metric": metric, "value": value, "reference": reference},
+                source_event_id=event.event_id))
+        return out
