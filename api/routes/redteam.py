@@ -34,7 +34,7 @@ from api.query import (
     encode_cursor,
 )
 from schemas.redteam import RedTeamResult, check_storable
-from schemas.spec import InvalidEvent, Limits, validate
+from schemas.spec import InvalidEvent, validate
 from storage.repository import save_red_team_results
 from storage.service import RedTeamRow as RT
 
@@ -59,7 +59,7 @@ def _scoped(stmt, window: TimeRange, **equal: Any):  # type: ignore[no-untyped-d
              summary="Store security-test results (idempotent on event_id)")
 def ingest(request: Request, body: RedTeamBatchIn, _: OperatorDep, engine: EngineDep,
            settings: SettingsDep) -> RedTeamIngestOut:
-    limits = Limits(**settings.limits.model_dump())
+    limits = settings.limits.for_events()
     now = datetime.now(UTC).isoformat()
     records = []
     for i, item in enumerate(body.results):
