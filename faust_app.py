@@ -54,7 +54,7 @@ def create_app(settings: Settings) -> faust.App:
         autodiscover=["streams", "tables", "agents"],
         origin="faust_app",
         web_enabled=settings.web_enabled,
-        web_bind="127.0.0.1",
+        web_bind=settings.web_bind,
         web_port=settings.web_port,
     )
 

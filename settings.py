@@ -8,12 +8,13 @@ core receives plain values.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.spec import Limits
 
@@ -79,6 +80,10 @@ class DatabaseSettings(BaseModel):
     pool_size: int = Field(default=5, ge=1, le=100)
     #: Bounded retries for transient database faults before an error surfaces.
     retries: int = Field(default=5, ge=0, le=50)
+    #: libpq ``sslmode``, passed through to every PostgreSQL connection (worker, API, migrations).
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    #: Monthly partitions kept ready ahead of today (created at start-up and daily).
+    partitions_ahead_months: int = Field(default=3, ge=1, le=24)
 
     @field_validator("url")
     @classmethod
@@ -185,6 +190,62 @@ class PerformanceSettings(BaseModel):
     label_grace_hours: float = Field(default=1.0, gt=0)
 
 
+class ApiSettings(BaseModel):
+    """The query API (``driftline api``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    default_page_size: int = Field(default=100, ge=1)
+    max_page_size: int = Field(default=1000, ge=1, le=100_000)
+    #: Bodies larger than this are refused with 413 (JSON requests) ...
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: ... and this for multipart uploads (``POST /drift/detect``).
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    #: Token bucket per API key: sustained requests per minute and the burst allowed.
+    rate_limit_per_minute: float = Field(default=600.0, gt=0.0)
+    rate_limit_burst: int = Field(default=60, ge=1)
+    #: Rows per chunk when streaming an export.
+    export_chunk_rows: int = Field(default=5000, ge=1, le=1_000_000)
+    #: Per-check timeout of ``/health/ready``.
+    health_timeout_seconds: float = Field(default=3.0, gt=0.0, le=60.0)
+
+    @model_validator(mode="after")
+    def _page_sizes(self) -> ApiSettings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("API__DEFAULT_PAGE_SIZE must not exceed API__MAX_PAGE_SIZE")
+        return self
+
+
+class SecuritySettings(BaseModel):
+    """What is pseudonymised before it is stored: values of these fields (at any depth, by
+    name, case-insensitively) become a keyed HMAC-SHA256, so equal values still join."""
+
+    #: comma-separated (``email,user_id``) or a JSON list
+    pii_fields: Annotated[list[str], NoDecode] = []
+    hmac_key: SecretStr | None = None
+
+    @field_validator("pii_fields", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("["):
+            return json.loads(value)
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _key_when_fields(self) -> SecuritySettings:
+        if self.pii_fields and self.hmac_key is None:
+            raise ValueError("SECURITY__PII_FIELDS needs SECURITY__HMAC_KEY to hash them with")
+        if self.hmac_key is not None and len(self.hmac_key.get_secret_value()) < 16:
+            raise ValueError("SECURITY__HMAC_KEY must be at least 16 characters")
+        return self
+
+
+class MlflowSettings(BaseModel):
+    tracking_uri: str = "http://127.0.0.1:15000"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -197,12 +258,17 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warn", "error"] = "info"
     web_enabled: bool = True
     web_port: int = Field(default=6066, ge=1, le=65535)
+    #: Address the worker's web server (and its /metrics) listens on; 0.0.0.0 in a container.
+    web_bind: str = "127.0.0.1"
 
     kafka: KafkaSettings = KafkaSettings()
     database: DatabaseSettings = DatabaseSettings()
     limits: LimitSettings = LimitSettings()
     drift: DriftSettings = DriftSettings()
     performance: PerformanceSettings = PerformanceSettings()
+    api: ApiSettings = ApiSettings()
+    security: SecuritySettings = SecuritySettings()
+    mlflow: MlflowSettings = MlflowSettings()
 
     @model_validator(mode="after")
     def _app_id_is_a_kafka_name(self) -> Settings:
@@ -213,7 +279,11 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         if self.database.url is not None:
-            return self.database.url.get_secret_value()
+            url = self.database.url.get_secret_value()
+            sslmode = self.database.sslmode
+            if sslmode and url.startswith("postgresql") and "sslmode=" not in url:
+                url += ("&" if "?" in url else "?") + f"sslmode={sslmode}"
+            return url
         return f"sqlite:///{(self.state_dir / 'driftline.sqlite3').resolve()}"
 
 

@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("cli.demo:demo", "Stream traffic with injected drift and show what driftline does."),
     "schemas": ("cli.schemas_cmd:schemas", "Export the event JSON Schemas for producers."),
     "db": ("cli.db:db", "Apply database migrations."),
+    "api": ("cli.api:api", "Serve the query API."),
+    "keys": ("cli.keys:keys", "Create, list or revoke API keys."),
+    "retention": ("cli.retention:retention", "Drop monthly partitions older than N months."),
 }
 
 

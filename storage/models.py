@@ -27,6 +27,8 @@ PARTITIONED: dict[str, str] = {
     "drift_results": "timestamp",
     "performance_metrics": "timestamp",
     "labelled_predictions": "timestamp",
+    "audit_log": "timestamp",
+    "red_team_results": "timestamp",
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from storage.models import PARTITIONED
 
@@ -60,3 +60,24 @@ def ensure_partitions(conn: Connection, today: date, *, months_back: int = 1,
             ))
             created.append(name)
     return created
+
+
+#: advisory-lock key serialising partition maintenance across the worker and API processes
+_MAINTENANCE_LOCK = 0x64726966746C6E  # "driftln"
+
+
+def maintain_partitions(engine: Engine, today: date | None = None, *,
+                        months_ahead: int = 3) -> list[str]:
+    """Create the coming months' partitions of every partitioned table that exists.
+
+    Called by the worker and the API at start-up and daily; safe to run concurrently (an
+    advisory lock serialises it) and a no-op on SQLite.
+    """
+    if engine.dialect.name != "postgresql":
+        return []
+    today = today or datetime.now(UTC).date()
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MAINTENANCE_LOCK})
+        present = [t for t in PARTITIONED
+                   if conn.execute(text("SELECT to_regclass(:t)"), {"t": t}).scalar() is not None]
+        return ensure_partitions(conn, today, months_ahead=months_ahead, tables=present)

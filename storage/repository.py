@@ -138,3 +138,30 @@ def save_metrics(engine: Engine, events: Sequence[Any], *, retries: int = 5) -> 
 def save_labelled(engine: Engine, events: Sequence[Any], *, retries: int = 5) -> int:
     return insert_ignoring_duplicates(engine, LabelledPrediction.__table__,  # type: ignore[arg-type]
                                       labelled_rows(events), retries=retries)
+
+
+def red_team_rows(results: Iterable[Any], source: str) -> list[dict[str, Any]]:
+    """Rows for ``red_team_results`` from RedTeamResult records (PII already hashed)."""
+    return [
+        {
+            "event_id": uuid.UUID(r.event_id),
+            "timestamp": _time(r.timestamp),
+            "model_name": r.model_name,
+            "model_version": r.model_version,
+            "attack_type": r.attack_type,
+            "attack_name": r.attack_name,
+            "success": r.success,
+            "severity": r.severity,
+            "details": r.details,
+            "source": source,
+        }
+        for r in results
+    ]
+
+
+def save_red_team_results(engine: Engine, results: Sequence[Any], *, source: str = "stream",
+                          retries: int = 5) -> int:
+    from storage.service import RedTeamRow
+
+    return insert_ignoring_duplicates(engine, RedTeamRow.__table__,  # type: ignore[arg-type]
+                                      red_team_rows(results, source), retries=retries)

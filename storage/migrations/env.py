@@ -3,6 +3,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+import storage.service  # noqa: F401 - registers the service tables on Base.metadata
 from storage.db import make_engine
 from storage.models import Base
 

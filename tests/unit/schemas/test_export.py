@@ -12,7 +12,8 @@ LIMITS = Limits(max_payload_bytes=4096, max_features=3, max_string_length=16, ma
 
 def test_every_event_type_has_a_valid_draft_2020_12_schema():
     schemas = all_schemas(LIMITS)
-    assert {"FeatureEvent", "PredictionEvent", "LabelEvent", "DriftEvent", "Alert"} <= set(schemas)
+    assert {"FeatureEvent", "PredictionEvent", "LabelEvent", "RedTeamResult", "DriftEvent",
+            "Alert"} <= set(schemas)
     for schema in schemas.values():
         jsonschema.Draft202012Validator.check_schema(schema)
 

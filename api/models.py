@@ -1,0 +1,283 @@
+"""Request and response bodies of the API (pydantic), separate from the ORM rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+
+from schemas.events import DRIFT_KINDS, SEVERITIES
+from schemas.redteam import RED_TEAM_SEVERITIES
+from schemas.spec import NAME_PATTERN
+
+KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+DriftKind = Literal[DRIFT_KINDS]  # type: ignore[valid-type]
+Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
+RedTeamSeverity = Literal[RED_TEAM_SEVERITIES]  # type: ignore[valid-type]
+Role = Literal["viewer", "operator", "admin"]
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- health -----------------------------------------------------------------------------
+
+class CheckOut(BaseModel):
+    ok: bool
+    detail: str | None = None
+    latency_ms: float
+
+
+class ReadinessOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, CheckOut]
+
+
+class LivenessOut(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+# --- drift ------------------------------------------------------------------------------
+
+class DriftResultOut(_Row):
+    event_id: uuid.UUID
+    timestamp: datetime
+    model_name: str
+    model_version: str
+    kind: str
+    feature: str
+    test: str
+    statistic: float | None
+    p_value: float | None
+    p_value_adjusted: float | None
+    effect: float | None
+    severity: str
+    drifted: bool
+    window_start_seq: int
+    window_end_seq: int
+    window_start_time: datetime
+    window_end_time: datetime
+    reference_size: int
+    current_size: int
+    missing_share: float | None
+
+
+class LatestDriftOut(BaseModel):
+    model_name: str
+    as_of: datetime
+    drifted_features: int
+    results: list[DriftResultOut] = Field(description="The latest result per (kind, feature).")
+
+
+class TestOut(BaseModel):
+    statistic: float | None
+    p_value: float | None
+
+
+class MissingShareOut(BaseModel):
+    reference: float
+    current: float
+
+
+class FeatureReportOut(BaseModel):
+    name: str
+    kind: Literal["numeric", "categorical"]
+    drifted: bool
+    severity: Severity
+    p_value_adjusted: float | None
+    missing_share: MissingShareOut
+    tests: dict[str, TestOut]
+
+
+class DetectReportOut(BaseModel):
+    """The JSON ``driftline detect --format json`` prints."""
+
+    dataset_drift: bool
+    drifted_share: float
+    alpha: float
+    features: list[FeatureReportOut]
+
+
+# --- performance and analytics -----------------------------------------------------------
+
+class PerformanceTrendPoint(BaseModel):
+    bucket_start: datetime
+    model_version: str
+    windows: int
+    samples: int
+    mean: float | None
+    min: float | None
+    max: float | None
+
+
+class PerformanceComparisonRow(BaseModel):
+    model_name: str
+    model_version: str
+    windows: int
+    samples: int
+    mean: float | None
+    weighted_mean: float | None = Field(description="Mean weighted by each window's sample size.")
+    min: float | None
+    max: float | None
+    latest: float | None
+    first_at: datetime
+    latest_at: datetime
+
+
+class DriftSummaryRow(BaseModel):
+    model_name: str
+    feature: str
+    severity: str
+    results: int
+    drifted: int
+
+
+class DriftSummaryOut(BaseModel):
+    total_results: int
+    drifted_results: int
+    rows: list[DriftSummaryRow]
+
+
+class DriftTrendPoint(BaseModel):
+    bucket_start: datetime
+    model_name: str
+    feature: str
+    severity: str
+    results: int
+    drifted: int
+
+
+# --- red team ---------------------------------------------------------------------------
+
+class RedTeamResultIn(BaseModel):
+    """One security-test result; the same fields as the ``red-team-results`` topic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: uuid.UUID | None = Field(default=None, description="Generated when absent; send one "
+                                       "(with its timestamp) to make retries idempotent.")
+    schema_version: Literal[1] = 1
+    model_name: str = Field(pattern=NAME_PATTERN, max_length=128)
+    model_version: str = Field(pattern=NAME_PATTERN, max_length=128)
+    timestamp: datetime | None = Field(default=None, description="When the test ran; now if absent. "
+                                       "Required with event_id: a row is (event_id, timestamp).")
+    attack_type: str = Field(pattern=NAME_PATTERN, max_length=128)
+    attack_name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=128)
+    success: StrictBool
+    severity: RedTeamSeverity
+    details: dict[str, Any] | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _zoned(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("timestamp needs a time zone")
+        return value
+
+    @model_validator(mode="after")
+    def _idempotent(self) -> RedTeamResultIn:
+        if self.event_id is not None and self.timestamp is None:
+            raise ValueError("an event_id needs its timestamp, or a retry would store a second row")
+        return self
+
+
+class RedTeamBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    results: list[RedTeamResultIn] = Field(min_length=1, max_length=1000)
+
+
+class RedTeamIngestOut(BaseModel):
+    received: int
+    inserted: int = Field(description="Fewer than received when event_ids were seen before.")
+    event_ids: list[uuid.UUID]
+
+
+class RedTeamResultOut(_Row):
+    event_id: uuid.UUID
+    timestamp: datetime
+    model_name: str
+    model_version: str
+    attack_type: str
+    attack_name: str | None
+    success: bool
+    severity: str
+    details: dict[str, Any] | None
+    source: str
+
+
+class SuccessRateRow(BaseModel):
+    bucket_start: datetime | None = Field(description="Absent when no bucket was asked for.")
+    model_name: str
+    model_version: str
+    attack_type: str
+    attempts: int
+    successes: int
+    success_rate: float
+
+
+class TopAttackRow(BaseModel):
+    attack_type: str
+    attack_name: str | None
+    attempts: int
+    successes: int
+    success_rate: float
+    models: int = Field(description="Distinct models the attack succeeded against.")
+
+
+class RegressionRow(BaseModel):
+    attack_type: str
+    attack_name: str | None
+    from_attempts: int
+    from_successes: int
+    to_attempts: int
+    to_successes: int
+    to_success_rate: float
+
+
+class RegressionsOut(BaseModel):
+    model_name: str
+    from_version: str
+    to_version: str
+    regressions: list[RegressionRow] = Field(
+        description="Attacks that never succeeded on from_version and succeed on to_version.")
+
+
+# --- audit and keys ---------------------------------------------------------------------
+
+class AuditEntryOut(_Row):
+    id: uuid.UUID
+    timestamp: datetime
+    request_id: str
+    actor: str
+    role: str | None
+    method: str
+    path: str
+    action: str
+    status_code: int
+    outcome: str
+    client: str | None
+    duration_ms: float
+    details: dict[str, Any] | None
+
+
+class KeyOut(_Row):
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=KEY_NAME_PATTERN)
+    role: Role
+
+
+class KeyCreatedOut(KeyOut):
+    token: str = Field(description="Shown once; only its SHA-256 is stored.")

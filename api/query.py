@@ -1,0 +1,102 @@
+"""Query parameters shared by the routers: names, time ranges, pages and time buckets."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Generic, Literal, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, StringConstraints
+
+from api.deps import SettingsDep
+from api.errors import invalid
+from schemas.spec import NAME_PATTERN
+
+T = TypeVar("T")
+
+#: names (models, versions, features, attacks) as the event schemas allow them
+Name = Annotated[str, Query(pattern=NAME_PATTERN, max_length=128)]
+OptionalName = Annotated[str | None, Query(pattern=NAME_PATTERN, max_length=128)]
+#: a name inside a list parameter (``?model=a&model=b``)
+NameItem = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=128)]
+Bucket = Literal["hour", "day", "week", "month"]
+#: hard ceiling of the page size in the schema; ``API__MAX_PAGE_SIZE`` caps it lower
+HARD_MAX_PAGE = 100_000
+#: PostgreSQL's timestamptz range is wider, Python's datetime is the narrower bound
+_EARLIEST, _LATEST = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise invalid(("query", name), "date-time out of range") from None
+    if not _EARLIEST <= moment <= _LATEST:
+        raise invalid(("query", name), "date-time out of range")
+    return moment
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """``start`` inclusive, ``end`` exclusive; a time without zone is read as UTC."""
+
+    start: datetime | None
+    end: datetime | None
+
+
+def time_range(
+    start: Annotated[datetime | None, Query(description="Inclusive; ISO-8601, UTC if no zone.")] = None,
+    end: Annotated[datetime | None, Query(description="Exclusive; ISO-8601, UTC if no zone.")] = None,
+) -> TimeRange:
+    lo, hi = _utc(start, "start"), _utc(end, "end")
+    if lo is not None and hi is not None and lo > hi:
+        raise invalid(("query", "start"), "start must not be after end")
+    return TimeRange(lo, hi)
+
+
+TimeRangeDep = Annotated[TimeRange, Depends(time_range)]
+
+
+def page_limit(
+    settings: SettingsDep,
+    limit: Annotated[int | None, Query(ge=1, le=HARD_MAX_PAGE,
+                                       description="Page size; capped at API__MAX_PAGE_SIZE.")] = None,
+) -> int:
+    return min(limit or settings.api.default_page_size, settings.api.max_page_size)
+
+
+LimitDep = Annotated[int, Depends(page_limit)]
+
+
+def encode_cursor(moment: datetime, key: uuid.UUID) -> str:
+    raw = json.dumps([moment.isoformat(), str(key)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The position a cursor names; a forged or damaged one is a 422, not a 500."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, key = json.loads(raw)
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None:
+            raise ValueError
+        return parsed, uuid.UUID(key)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise invalid(("query", "cursor"), "not a cursor this API returned") from None
+
+
+Cursor = Annotated[str | None, Query(max_length=256, description="next_cursor of the previous page.")]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    #: pass as ``cursor`` to get the next page; absent on the last page
+    next_cursor: str | None = None

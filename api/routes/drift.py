@@ -1,0 +1,113 @@
+"""Drift history, the latest state of a model, and detection on uploaded files."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from sqlalchemy import select, tuple_
+
+from api.deps import SessionDep, ViewerDep
+from api.detection import DetectionError, detect, read_table
+from api.errors import AUTH_RESPONSES, ErrorOut, invalid
+from api.models import DetectReportOut, DriftKind, DriftResultOut, LatestDriftOut, Severity
+from api.query import (
+    Cursor,
+    LimitDep,
+    Name,
+    OptionalName,
+    Page,
+    TimeRangeDep,
+    decode_cursor,
+    encode_cursor,
+)
+from storage.models import DriftResult
+
+router = APIRouter(prefix="/drift", tags=["drift"], responses=AUTH_RESPONSES)
+
+
+@router.get("/results", response_model=Page[DriftResultOut], summary="Drift history, newest first")
+def list_results(
+    session: SessionDep, _: ViewerDep, window: TimeRangeDep, limit: LimitDep,
+    model: OptionalName = None, version: OptionalName = None, feature: OptionalName = None,
+    kind: DriftKind | None = None, severity: Severity | None = None, drifted: bool | None = None,
+    cursor: Cursor = None,
+) -> Page[DriftResultOut]:
+    stmt = select(DriftResult)
+    for column, value in ((DriftResult.model_name, model), (DriftResult.model_version, version),
+                          (DriftResult.feature, feature), (DriftResult.kind, kind),
+                          (DriftResult.severity, severity), (DriftResult.drifted, drifted)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if window.start is not None:
+        stmt = stmt.where(DriftResult.timestamp >= window.start)
+    if window.end is not None:
+        stmt = stmt.where(DriftResult.timestamp < window.end)
+    if cursor is not None:
+        stmt = stmt.where(tuple_(DriftResult.timestamp, DriftResult.event_id)
+                          < tuple_(*decode_cursor(cursor)))
+    rows = session.scalars(stmt.order_by(DriftResult.timestamp.desc(), DriftResult.event_id.desc())
+                           .limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page[DriftResultOut](
+        items=[DriftResultOut.model_validate(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1].timestamp, rows[-1].event_id) if more else None)
+
+
+@router.get("/latest", response_model=LatestDriftOut,
+            responses={404: {"model": ErrorOut, "description": "No drift result for the model."}},
+            summary="The latest result per feature of one model")
+def latest(session: SessionDep, _: ViewerDep, model: Name,
+           version: OptionalName = None) -> LatestDriftOut:
+    stmt = select(DriftResult).where(DriftResult.model_name == model)
+    if version is not None:
+        stmt = stmt.where(DriftResult.model_version == version)
+    rows = session.scalars(
+        stmt.distinct(DriftResult.kind, DriftResult.feature)
+        .order_by(DriftResult.kind, DriftResult.feature, DriftResult.timestamp.desc(),
+                  DriftResult.event_id.desc())).all()
+    if not rows:
+        raise HTTPException(404, f"no drift results for model {model!r}"
+                            + (f" version {version!r}" if version else ""))
+    return LatestDriftOut(
+        model_name=model, as_of=max(r.timestamp for r in rows),
+        drifted_features=sum(r.drifted for r in rows),
+        results=[DriftResultOut.model_validate(r) for r in rows])
+
+
+@router.get("/models", response_model=list[str], summary="Models with drift history")
+def models(session: SessionDep, _: ViewerDep, limit: LimitDep) -> list[str]:
+    return list(session.scalars(select(DriftResult.model_name).group_by(DriftResult.model_name)
+                                .order_by(DriftResult.model_name).limit(limit)))
+
+
+@router.post(
+    "/detect", response_model=DetectReportOut,
+    responses={413: {"model": ErrorOut, "description": "Upload larger than API__MAX_UPLOAD_BYTES."}},
+    summary="Compare two uploaded tables (CSV or Parquet), as `driftline detect` does",
+)
+def detect_files(
+    request: Request, _: ViewerDep,
+    reference: Annotated[UploadFile, File(description="Reference table, CSV or Parquet.")],
+    current: Annotated[UploadFile, File(description="Current table, CSV or Parquet.")],
+    alpha: Annotated[float, Form(gt=0.0, lt=1.0)] = 0.05,
+    features: Annotated[str | None, Form(
+        max_length=10_000, description="Comma-separated columns; all shared ones if absent.")] = None,
+    categorical: Annotated[str | None, Form(
+        max_length=10_000, description="Comma-separated columns to treat as categories.")] = None,
+) -> DetectReportOut:
+    def names(value: str | None) -> list[str]:
+        return [n.strip() for n in (value or "").split(",") if n.strip()]
+
+    try:
+        ref = read_table(reference.file.read(), reference.filename, "reference")
+        cur = read_table(current.file.read(), current.filename, "current")
+        report = detect(ref, cur, alpha=alpha, features=names(features),
+                        categorical=names(categorical))
+    except DetectionError as exc:
+        raise invalid(("body",), str(exc)) from None
+    request.state.audit_details = {"features": len(report["features"]),
+                                   "dataset_drift": report["dataset_drift"]}
+    return DetectReportOut.model_validate(report)
+

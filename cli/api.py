@@ -1,0 +1,35 @@
+"""``driftline api``: migrate the database, then serve the query API with uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+from cli.errors import BadInput
+from cli.settings_util import load_settings
+
+
+@click.command()
+@click.option("--host", default=None, help="Overrides API__HOST.")
+@click.option("--port", type=int, default=None, help="Overrides API__PORT.")
+@click.option("--migrate/--no-migrate", default=True, show_default=True,
+              help="Apply database migrations before starting.")
+def api(host: str | None, port: int | None, migrate: bool) -> None:
+    """Serve the query API (drift, performance, red team, export, audit)."""
+    settings = load_settings()
+    if migrate:
+        from sqlalchemy.exc import OperationalError
+
+        from storage.db import upgrade
+
+        try:
+            upgrade(settings.database_url)
+        except OperationalError as exc:
+            raise BadInput(f"database: cannot migrate: {str(exc.orig).strip().splitlines()[0]}") from None
+
+    import uvicorn
+
+    from api.main import create_app
+
+    uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port,
+                log_level="warning" if settings.log_level == "warn" else settings.log_level,
+                proxy_headers=True, server_header=False)

@@ -1,0 +1,93 @@
+"""Readiness probes of the services driftline depends on: Kafka, PostgreSQL, MLflow.
+
+Each probe returns a :class:`Probe` (never raises), bounded by a timeout, so one stuck
+dependency cannot hang a health check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import Engine, text
+
+from settings import KafkaSettings
+
+
+@dataclass(frozen=True)
+class Probe:
+    ok: bool
+    latency_ms: float
+    detail: str | None = None
+
+
+async def _timed(check: Callable[[], Awaitable[str | None]], timeout: float) -> Probe:
+    began = time.perf_counter()
+    try:
+        detail = await asyncio.wait_for(check(), timeout)
+        return Probe(True, _ms(began), detail)
+    except TimeoutError:
+        return Probe(False, _ms(began), f"no answer within {timeout:g}s")
+    except Exception as exc:  # reported, not raised: that is the point of a probe
+        return Probe(False, _ms(began), f"{exc.__class__.__name__}: {str(exc)[:200]}")
+
+
+def _ms(began: float) -> float:
+    return round((time.perf_counter() - began) * 1000, 2)
+
+
+async def probe_kafka(kafka: KafkaSettings, timeout: float) -> Probe:
+    """Fetch cluster metadata from the bootstrap brokers (TLS/SASL as configured)."""
+    from aiokafka import AIOKafkaClient
+
+    async def check() -> str | None:
+        options: dict[str, object] = {"security_protocol": kafka.security_protocol}
+        if kafka.security_protocol in ("SSL", "SASL_SSL"):
+            options["ssl_context"] = ssl.create_default_context(
+                cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
+        if kafka.security_protocol.startswith("SASL"):
+            options.update(
+                sasl_mechanism=kafka.sasl_mechanism or "PLAIN",
+                sasl_plain_username=kafka.sasl_username,
+                sasl_plain_password=(kafka.sasl_password.get_secret_value()
+                                     if kafka.sasl_password else None))
+        client = AIOKafkaClient(bootstrap_servers=kafka.bootstrap_servers,
+                                request_timeout_ms=int(timeout * 1000), **options)
+        try:
+            await client.bootstrap()
+            brokers = len(client.cluster.brokers())
+        finally:
+            await client.close()
+        return f"{brokers} broker(s)"
+
+    return await _timed(check, timeout)
+
+
+async def probe_database(engine: Engine, timeout: float) -> Probe:
+    def ping() -> str | None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return None
+
+    async def check() -> str | None:
+        return await asyncio.to_thread(ping)
+
+    return await _timed(check, timeout)
+
+
+async def probe_mlflow(tracking_uri: str, timeout: float) -> Probe:
+    """GET ``/health`` of the tracking server; a non-HTTP store (a local path) has none."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return Probe(True, 0.0, "not an HTTP tracking server; nothing to probe")
+
+    async def check() -> str | None:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            response = await client.get(tracking_uri.rstrip("/") + "/health")
+        response.raise_for_status()
+        return None
+
+    return await _timed(check, timeout)

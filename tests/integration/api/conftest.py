@@ -1,0 +1,98 @@
+"""An API app on the real PostgreSQL, keys of every role, and rows to query.
+
+Each test seeds rows under its own model name (``unique``), so tests share the database
+without seeing each other's data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+HMAC_KEY = "test-hmac-key-0123456789"
+
+
+@pytest.fixture
+def make_settings(database_url: str, broker: str) -> Callable[..., Any]:
+    from settings import Settings
+
+    def make(**api: Any) -> Settings:
+        return Settings(
+            database={"url": database_url}, kafka={"broker": broker},
+            api={"rate_limit_per_minute": 60_000, "rate_limit_burst": 10_000, "max_page_size": 50,
+                 "default_page_size": 20, "max_request_bytes": 64 * 1024,
+                 "max_upload_bytes": 2 * 1024 * 1024, "export_chunk_rows": 7, **api},
+            security={"pii_fields": ["email", "user_id"], "hmac_key": HMAC_KEY},
+        )
+
+    return make
+
+
+@pytest.fixture
+def app(make_settings: Callable[..., Any]) -> FastAPI:
+    from api.main import create_app
+
+    return create_app(make_settings())
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class Keys:
+    viewer: dict[str, str]
+    operator: dict[str, str]
+    admin: dict[str, str]
+    names: dict[str, str]
+
+
+@pytest.fixture
+def keys(engine, unique: str) -> Keys:
+    from storage.keys import create_key
+
+    headers, names = {}, {}
+    for role in ("viewer", "operator", "admin"):
+        name = f"{unique}-{role}"
+        _, token = create_key(engine, name, role)
+        # both header forms are accepted; use one of each
+        headers[role] = ({"X-API-Key": token} if role == "viewer"
+                         else {"Authorization": f"Bearer {token}"})
+        names[role] = name
+    return Keys(headers["viewer"], headers["operator"], headers["admin"], names)
+
+
+def drift_row(model: str, when: datetime, **overrides: Any) -> dict[str, Any]:
+    row = dict(
+        event_id=uuid.uuid4(), timestamp=when, model_name=model, model_version="1",
+        kind="data_drift", feature="income", test="ks", statistic=0.4, p_value=1e-6,
+        p_value_adjusted=1e-5, effect=0.3, severity="high", drifted=True, window_start_seq=0,
+        window_end_seq=1000, window_start_offset=0, window_end_offset=999,
+        window_start_time=when - timedelta(minutes=5), window_end_time=when,
+        reference_size=1000, current_size=1000, missing_share=0.0, partition=0)
+    row.update(overrides)
+    return row
+
+
+@pytest.fixture
+def seed(engine) -> Callable[[Any, list[dict[str, Any]]], None]:
+    def insert_rows(model_class: Any, rows: list[dict[str, Any]]) -> None:
+        with engine.begin() as conn:
+            conn.execute(insert(model_class), rows)
+
+    return insert_rows
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
