@@ -25,10 +25,10 @@ CONFIG = MonitorConfig(
     reference_size=settings.drift.reference_size,
     window_size=settings.drift.window_size,
     psi_bins=settings.drift.psi_bins,
-    policy=drift.DecisionPolicy(
+    policy=drift.DriftPolicy(
         alpha=settings.drift.alpha,
-        min_psi=settings.drift.min_psi,
-        min_distance=settings.drift.min_distance,
+        default=drift.FeaturePolicy(min_psi=settings.drift.min_psi,
+                                    min_distance=settings.drift.min_distance),
     ),
 )
 REROUTED_HEADER = "driftline-rerouted-from"

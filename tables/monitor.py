@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import orjson
 
 import drift
 from schemas.events import DriftEvent
@@ -44,7 +45,7 @@ class MonitorConfig:
     reference_size: int = 1000
     window_size: int = 1000
     psi_bins: int = 10
-    policy: drift.DecisionPolicy = drift.DecisionPolicy()
+    policy: drift.DriftPolicy = drift.DriftPolicy()
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ class FeatureMonitor:
             )
             for name, kind in kinds.items()
         }
-        self.store.set(reference_key(head.model, head.version), drift.profiles_to_json(profiles))
+        self.store.set(reference_key(head.model, head.version),
+                       orjson.dumps(drift.profiles_to_dict(profiles)))
         head.kinds = kinds
         head.phase = "monitoring"
 
@@ -191,7 +193,7 @@ class FeatureMonitor:
         raw = self.store.get(reference_key(head.model, head.version))
         if raw is None:  # pragma: no cover - the head says monitoring only once it is written
             return []
-        reference = drift.profiles_from_json(raw)
+        reference = drift.profiles_from_dict(orjson.loads(raw))
         values: dict[str, Any] = {**current.numeric, **current.categorical}
         report = drift.compare(reference, values, self.config.policy)
         return [self._event(head, bounds, feature) for feature in report.features]
