@@ -3,6 +3,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+import storage.governance  # noqa: F401 - its tables belong to the metadata too
 from storage.db import make_engine
 from storage.models import Base
 
