@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("cli.demo:demo", "Stream traffic with injected drift and show what driftline does."),
     "schemas": ("cli.schemas_cmd:schemas", "Export the event JSON Schemas for producers."),
     "db": ("cli.db:db", "Apply database migrations."),
+    "trainer": ("cli.trainer_cmd:trainer", "Serve the reference training service."),
+    "model": ("cli.model_cmd:model", "Bootstrap a champion, roll back, show aliases."),
 }
 
 

@@ -106,3 +106,43 @@ def fit(features: Sequence[Mapping[str, Any]], labels: Sequence[Any], *, seed: i
                    "train_rmse": float(np.sqrt(np.mean(err**2)))}
         classes = ()
     return FitResult(model=model, task=task, n_train=len(keep), metrics=metrics, classes=classes)
+
+
+def feature_kinds(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Per feature: ``numeric`` when every present value is a number, else ``categorical``."""
+    kinds: dict[str, str] = {}
+    for features in rows:
+        for name, value in features.items():
+            if value is None:
+                kinds.setdefault(name, "numeric")
+                continue
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if not numeric:
+                kinds[name] = "categorical"
+            else:
+                kinds.setdefault(name, "numeric")
+    return kinds
+
+
+def feature_columns(rows: Sequence[Mapping[str, Any]], kinds: Mapping[str, str]) -> dict[str, Any]:
+    """Columns as :func:`drift.compare` takes them: float arrays (NaN missing) or text lists."""
+    columns: dict[str, Any] = {}
+    for name, kind in kinds.items():
+        values = [features.get(name) for features in rows]
+        if kind == "numeric":
+            columns[name] = np.array([v if isinstance(v, int | float) and not isinstance(v, bool)
+                                      else np.nan for v in values], dtype=np.float64)
+        else:
+            columns[name] = [None if v is None else label_text(v) for v in values]
+    return columns
+
+
+def training_profiles(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The drift profiles of the training data (``drift.profiles_to_dict`` document)."""
+    import drift
+
+    kinds = feature_kinds(rows)
+    columns = feature_columns(rows, kinds)
+    profiles = {name: drift.build_profile(columns[name], kind)  # type: ignore[arg-type]
+                for name, kind in kinds.items()}
+    return drift.profiles_to_dict(profiles)
