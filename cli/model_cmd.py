@@ -52,7 +52,7 @@ def bootstrap_champion(tracking_uri: str, registered: str, model_name: str,
     from mlflow import MlflowClient
 
     from integrations.registry import ModelRegistry
-    from trainer.fit import fit, training_profiles
+    from trainer.fit import fit, pip_requirements, training_profiles
     from trainer.training import PROFILE_ARTIFACT, _experiment_id
 
     result = fit(features, labels)
@@ -64,7 +64,8 @@ def bootstrap_champion(tracking_uri: str, registered: str, model_name: str,
                            "n_train": result.n_train, "holdout_share": 0.0})
         mlflow.log_metrics(result.metrics)
         mlflow.log_dict(training_profiles(features), PROFILE_ARTIFACT)
-        info = mlflow.sklearn.log_model(result.model, name="model", registered_model_name=registered)
+        info = mlflow.sklearn.log_model(result.model, name="model", registered_model_name=registered,
+                                        pip_requirements=pip_requirements())
     version = str(info.registered_model_version)
     ModelRegistry(tracking_uri).set_champion(registered, version)
     return version
@@ -89,7 +90,7 @@ def bootstrap(model_name: str, source: Path, label: str) -> None:
                f"alias 'champion' -> {version}")
 
 
-async def _publish(settings: Any, items: list[tuple[str, bytes, bytes]]) -> None:
+async def publish(settings: Any, items: list[tuple[str, bytes, bytes]]) -> None:
     from aiokafka import AIOKafkaProducer
 
     from streams.admin import client_options, ensure_topics
@@ -136,7 +137,7 @@ def rollback_model(settings: Any, model_name: str, reason: str) -> Any:
         engine.dispose()
     topics = settings.kafka.topics
     key = model_name.encode()
-    asyncio.run(_publish(settings, [
+    asyncio.run(publish(settings, [
         (topics.name("promotion_events"), key, event.dumps()),
         (topics.name("alerts"), key, promotion_alert(event).dumps())]))
     return event

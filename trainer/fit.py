@@ -108,6 +108,13 @@ def fit(features: Sequence[Mapping[str, Any]], labels: Sequence[Any], *, seed: i
     return FitResult(model=model, task=task, n_train=len(keep), metrics=metrics, classes=classes)
 
 
+def pip_requirements() -> list[str]:
+    """What loading the model needs, stated (MLflow's inference would shell out to ``uv``)."""
+    import sklearn
+
+    return [f"scikit-learn=={sklearn.__version__}", f"numpy>={np.__version__.split('.')[0]}"]
+
+
 def feature_kinds(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """Per feature: ``numeric`` when every present value is a number, else ``categorical``."""
     kinds: dict[str, str] = {}
