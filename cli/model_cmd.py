@@ -43,6 +43,14 @@ def read_labelled_csv(path: Path, label: str) -> tuple[list[dict[str, Any]], lis
     return features, labels
 
 
+def require_trainer_extra() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("pandas") is None:
+        raise BadInput("logging models needs pandas (mlflow.sklearn imports it): "
+                       "pip install 'driftline[trainer]'")
+
+
 def bootstrap_champion(tracking_uri: str, registered: str, model_name: str,
                        features: list[dict[str, Any]], labels: list[Any],
                        experiment_prefix: str = "driftline-") -> str:
@@ -52,7 +60,7 @@ def bootstrap_champion(tracking_uri: str, registered: str, model_name: str,
     from mlflow import MlflowClient
 
     from integrations.registry import ModelRegistry
-    from trainer.fit import fit, pip_requirements, training_profiles
+    from trainer.fit import SERIALIZATION, fit, pip_requirements, training_profiles
     from trainer.training import PROFILE_ARTIFACT, _experiment_id
 
     result = fit(features, labels)
@@ -65,7 +73,8 @@ def bootstrap_champion(tracking_uri: str, registered: str, model_name: str,
         mlflow.log_metrics(result.metrics)
         mlflow.log_dict(training_profiles(features), PROFILE_ARTIFACT)
         info = mlflow.sklearn.log_model(result.model, name="model", registered_model_name=registered,
-                                        pip_requirements=pip_requirements())
+                                        pip_requirements=pip_requirements(),
+                                        serialization_format=SERIALIZATION)
     version = str(info.registered_model_version)
     ModelRegistry(tracking_uri).set_champion(registered, version)
     return version
@@ -79,6 +88,7 @@ def bootstrap_champion(tracking_uri: str, registered: str, model_name: str,
 def bootstrap(model_name: str, source: Path, label: str) -> None:
     """Train a first model from a CSV and make it the champion."""
     settings = load_settings()
+    require_trainer_extra()
     features, labels = read_labelled_csv(source, label)
     registered = settings.mlflow.registered_name(model_name)
     try:

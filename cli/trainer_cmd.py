@@ -14,6 +14,10 @@ def trainer(host: str | None, port: int | None) -> None:
     """Serve the reference training service until interrupted."""
     import uvicorn
 
+    from cli.model_cmd import require_trainer_extra
+
+    require_trainer_extra()
+
     from storage.db import make_engine
     from trainer.service import JobManager, build_app
     from trainer.training import TrainingConfig, TrainingRequest, run_training

@@ -55,7 +55,30 @@ class ModelRegistry:
         return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}))
 
     def load(self, name: str, version: str) -> Any:
-        import mlflow.sklearn
+        """The fitted sklearn model of a version.
+
+        Read from the sklearn flavour's files directly: ``mlflow.sklearn`` imports pandas,
+        which mlflow-skinny does not bring. The registry is ours and written by our trainer,
+        which is what makes unpickling its artifacts acceptable.
+        """
+        import tempfile
+        from pathlib import Path
+
+        import mlflow.artifacts
+        import yaml
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=tmp,
+                tracking_uri=self.tracking_uri))
+            flavor = yaml.safe_load((path / "MLmodel").read_text(encoding="utf-8"))["flavors"]["sklearn"]
+            fmt = flavor.get("serialization_format", "cloudpickle")
+            if fmt in ("cloudpickle", "pickle"):
+                import cloudpickle
+
+                with (path / flavor["pickled_model"]).open("rb") as fh:
+                    return cloudpickle.load(fh)  # noqa: S301 - see above
+        import mlflow.sklearn  # another format (skops): let the flavour load it
 
         return mlflow.sklearn.load_model(f"models:/{name}/{version}")
 

@@ -20,6 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler
 
+#: how models are stored: cloudpickle loads with mlflow-skinny's own dependencies (skops, MLflow's
+#: default, would need skops and pandas in every process that loads a model)
+SERIALIZATION = "cloudpickle"
 #: integer labels with at most this many distinct values are classes, not quantities
 MAX_INTEGER_CLASSES = 20
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from storage.governance_repository import load_labelled, split_rows
-from trainer.fit import fit, pip_requirements, training_profiles
+from trainer.fit import SERIALIZATION, fit, pip_requirements, training_profiles
 
 PROFILE_ARTIFACT = "training_profile.json"
 
@@ -112,7 +112,8 @@ def run_training(request: TrainingRequest, config: TrainingConfig, engine: Engin
         step(0.75, f"logged run {run.info.run_id}; logging the model")
         info = mlflow.sklearn.log_model(result.model, name="model",
                                         registered_model_name=request.registered_model,
-                                        pip_requirements=pip_requirements())
+                                        pip_requirements=pip_requirements(),
+                                        serialization_format=SERIALIZATION)
     version = str(info.registered_model_version)
     tags = {"driftline.model_name": request.model_name, "driftline.task": result.task,
             "driftline.window_since": since.isoformat(), "driftline.window_until": until.isoformat(),
