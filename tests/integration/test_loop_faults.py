@@ -239,3 +239,34 @@ def test_rollback_restores_the_previous_champion(unique, loop_env, broker, tmp_p
     assert again.returncode == 2 and "no 'previous_champion'" in again.stderr
     decisions = records(broker, f"{unique}-promotion-events", lambda r: len(r) >= 1)
     assert decisions[0]["decision"] == "rolled_back" and decisions[0]["candidate_version"] == "1"
+
+
+def test_the_notification_log_drives_dedup_and_rate_limits(unique, engine):
+    import uuid
+    from datetime import timedelta
+
+    from storage.governance_repository import notification_history, record_notification
+
+    model, t0 = f"{unique}-model", now()
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for i, alert_id in enumerate(ids[:2]):
+        assert record_notification(
+            engine, alert_id=alert_id, model_name=model, kind="drift_alert", dedup_key=f"k{i}",
+            subject="s", status="sent", attempts=1, error=None, recipients=["a@x.test"],
+            decided_at=t0 - timedelta(minutes=10 * i)) == 1
+    # the same alert again is not a second row (a replay)
+    assert record_notification(
+        engine, alert_id=ids[0], model_name=model, kind="drift_alert", dedup_key="k0",
+        subject="s", status="sent", attempts=1, error=None, recipients=[], decided_at=t0) == 0
+
+    def history(alert_id: str, key: str, dedup_minutes: float):
+        return notification_history(engine, alert_id=alert_id, model_name=model,
+                                    kind="drift_alert", dedup_key=key,
+                                    dedup_since=t0 - timedelta(minutes=dedup_minutes),
+                                    rate_since=t0 - timedelta(hours=1))
+
+    assert history(ids[0], "k0", 60).already == "sent"
+    fresh = history(ids[2], "k1", 60)
+    assert fresh.already is None and fresh.duplicate_of_recent and fresh.sent_in_last_hour == 2
+    assert not history(ids[2], "k1", 5).duplicate_of_recent  # k1 was mailed 10 minutes ago
+    assert not history(ids[2], "other", 60).duplicate_of_recent
