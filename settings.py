@@ -242,8 +242,106 @@ class SecuritySettings(BaseModel):
         return self
 
 
+class SmtpSettings(BaseModel):
+    """Where alert e-mail goes. ``security``: ``none`` (plain), ``starttls`` or ``tls``."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=11025, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    security: Literal["none", "starttls", "tls"] = "none"
+    sender: str = "driftline@localhost"
+    #: comma-separated addresses
+    recipients: str = "ml-team@localhost"
+    #: seconds for one SMTP conversation (connect, send)
+    timeout: float = Field(default=10.0, gt=0)
+    #: attempts per message, and the time all attempts together may take, before dead-lettering
+    attempts: int = Field(default=4, ge=1, le=20)
+    max_retry_seconds: float = Field(default=30.0, gt=0)
+    backoff_base: float = Field(default=0.5, ge=0)
+    #: the same (model, kind, dedup key) is mailed at most once in this many minutes
+    dedup_minutes: float = Field(default=60.0, ge=0)
+    #: at most this many mails per (model, kind) per hour
+    rate_limit_per_hour: int = Field(default=20, ge=1)
+
+    @property
+    def recipient_list(self) -> list[str]:
+        return [r.strip() for r in self.recipients.split(",") if r.strip()]
+
+
 class MlflowSettings(BaseModel):
     tracking_uri: str = "http://127.0.0.1:15000"
+    #: registered model name = prefix + driftline model name
+    registered_model_prefix: str = ""
+    experiment_prefix: str = "driftline-"
+
+    def registered_name(self, model_name: str) -> str:
+        return f"{self.registered_model_prefix}{model_name}"
+
+
+class TrainerSettings(BaseModel):
+    """The training service: the client's URL, retries and breaker; the reference server's knobs."""
+
+    url: str = "http://127.0.0.1:18080"
+    #: seconds per HTTP request
+    timeout: float = Field(default=10.0, gt=0)
+    #: retries after the first attempt on connect errors, 5xx and 429
+    retries: int = Field(default=4, ge=0, le=20)
+    backoff_base: float = Field(default=0.5, ge=0)
+    backoff_max: float = Field(default=10.0, ge=0)
+    #: consecutive failures that open the circuit, and how long it stays open
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    #: how often the worker polls in-flight jobs, and when it gives up on one
+    poll_seconds: float = Field(default=2.0, gt=0)
+    job_timeout_seconds: float = Field(default=3600.0, gt=0)
+    #: consecutive failed polls after which a job is marked failed
+    max_poll_failures: int = Field(default=30, ge=1)
+    # -- the reference training service (``driftline trainer``) --
+    host: str = "127.0.0.1"
+    port: int = Field(default=18080, ge=1, le=65535)
+    #: labelled production rows used for training: the last ``window_hours``, at most ``max_rows``
+    window_hours: float = Field(default=24.0 * 7, gt=0)
+    max_rows: int = Field(default=200_000, ge=10)
+    min_rows: int = Field(default=50, ge=2)
+    #: share of rows held out of training (by a hash of their event id) for evaluation
+    holdout_share: float = Field(default=0.3, gt=0, lt=1)
+    #: seconds the reference trainer pauses between steps (demos show progress with it)
+    step_delay: float = Field(default=0.0, ge=0)
+    concurrency: int = Field(default=1, ge=1, le=8)
+
+
+class RetrainSettings(BaseModel):
+    """When drift asks for retraining. ``overrides`` holds per-model values of the same fields."""
+
+    cooldown_hours: float = Field(default=6.0, ge=0)
+    daily_limit: int = Field(default=3, ge=0)
+    min_drifted_features: int = Field(default=1, ge=1)
+    min_severity: Literal["low", "medium", "high"] = "medium"
+    triggers: list[Literal["data_drift", "model_drift", "performance_drop"]] = [
+        "data_drift", "model_drift", "performance_drop"]
+    #: triggers within this many seconds of an accepted request merge into it
+    merge_seconds: float = Field(default=60.0, ge=0)
+    batch_size: int = Field(default=200, ge=1)
+    batch_seconds: float = Field(default=1.0, gt=0)
+    #: per-model rule overrides, e.g. RETRAIN__OVERRIDES='{"fraud": {"daily_limit": 1}}'
+    overrides: dict[str, dict[str, float | int | str | list[str]]] = {}
+
+
+class PromotionSettings(BaseModel):
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    #: the candidate must beat the champion's primary metric by at least this much
+    min_improvement: float = Field(default=0.01, ge=0)
+    bootstrap_samples: int = Field(default=1000, ge=100)
+    seed: int = 0
+    #: held-out rows of the last ``window_hours`` evaluate candidate and champion
+    window_hours: float = Field(default=24.0 * 7, gt=0)
+    min_holdout: int = Field(default=30, ge=5)
+    max_rows: int = Field(default=50_000, ge=10)
+    #: the candidate's mean top-class probability may fall at most this much below the champion's
+    max_confidence_drop: float = Field(default=0.1, ge=0)
+    #: production window for the pre-promotion drift check of the candidate's training data
+    drift_check_hours: float = Field(default=24.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -268,7 +366,11 @@ class Settings(BaseSettings):
     performance: PerformanceSettings = PerformanceSettings()
     api: ApiSettings = ApiSettings()
     security: SecuritySettings = SecuritySettings()
+    smtp: SmtpSettings = SmtpSettings()
     mlflow: MlflowSettings = MlflowSettings()
+    trainer: TrainerSettings = TrainerSettings()
+    retrain: RetrainSettings = RetrainSettings()
+    promotion: PromotionSettings = PromotionSettings()
 
     @model_validator(mode="after")
     def _app_id_is_a_kafka_name(self) -> Settings:

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("cli.api:api", "Serve the query API."),
     "keys": ("cli.keys:keys", "Create, list or revoke API keys."),
     "retention": ("cli.retention:retention", "Drop monthly partitions older than N months."),
+    "trainer": ("cli.trainer_cmd:trainer", "Serve the reference training service."),
+    "model": ("cli.model_cmd:model", "Bootstrap a champion, roll back, show aliases."),
 }
 
 

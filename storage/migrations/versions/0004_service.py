@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from storage.partitions import ensure_partitions
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,93 @@
+"""Retrain agent: fired drift events → retrain decisions (ledger in a table) → requests, alerts.
+
+Thin: the decisions are :class:`governance.ledger.RetrainPlanner`'s. Per batch and model it
+reads the model's ledger state, decides, publishes every decision to ``retrain-requests`` and
+an ``Alert`` for it to ``alerts``, and only then writes the new state — so a crash in between
+replays the same triggers against the same state and republishes the same ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import faust
+from faust.types import EventT
+
+from faust_app import app, settings
+from governance.ledger import LedgerState, RequestQueue, RetrainPlanner, RetrainRule, Trigger, as_trigger
+from governance.messages import retrain_alert, retrain_request
+from schemas.events import DriftEvent, decode
+from schemas.spec import InvalidEvent, Limits
+from streams.topics import alerts_topic, drift_events_topic, retrain_requests_topic
+from tables.feature_state import writing_for
+from tables.governance import retrain_ledger
+
+log = logging.getLogger(__name__)
+LIMITS = Limits(**settings.limits.model_dump())
+_BASE = settings.retrain.model_dump(exclude={"overrides", "batch_size", "batch_seconds"})
+
+#: the agent's clock; tests of the logic use the planner with a fake one instead
+clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+
+
+def rule_for(model: str) -> RetrainRule:
+    return RetrainRule.from_values(_BASE, settings.retrain.overrides.get(model))
+
+
+PLANNER = RetrainPlanner(settings.app_id, rule_for)
+
+
+def ledger_key(model: str) -> bytes:
+    return f"ledger|{model}".encode()
+
+
+async def process_batch(events: Sequence[EventT]) -> int:
+    """Decide on one batch; never raises on data. Returns the number of decisions."""
+    by_model: dict[str, list[tuple[EventT, Trigger]]] = {}
+    for event in events:
+        try:
+            record = decode(event.message.value, DriftEvent, LIMITS)
+        except InvalidEvent:
+            continue  # the drift-events sink dead-letters it; one letter per message is enough
+        try:
+            trigger = as_trigger(record, rule_for(record.model_name), offset=event.message.offset)
+        except ValueError as exc:  # a bad per-model override must not stop the stream
+            log.error("retrain rule for %s: %s", record.model_name, exc)
+            continue
+        if trigger is not None:
+            by_model.setdefault(trigger.model_name, []).append((event, trigger))
+    now = clock()
+    queue = RequestQueue()
+    pending_state: list[tuple[EventT, str, LedgerState]] = []
+    published = 0
+    for model, items in by_model.items():
+        raw = retrain_ledger.get(ledger_key(model))
+        state = LedgerState.decode(raw) if raw is not None else LedgerState(model=model)
+        decisions, state = PLANNER.decide([t for _, t in items], state, now)
+        registered = settings.mlflow.registered_name(model)
+        for decision in decisions:
+            queue.push(decision.trigger, retrain_request(decision, registered, now))
+        pending_state.append((items[-1][0], model, state))
+    # most urgent first, across models: the training agent submits in this order
+    for request in queue.drain():
+        key = request.model_name.encode()
+        await retrain_requests_topic.send(key=key, value=request.dumps())
+        await alerts_topic.send(key=key, value=retrain_alert(request).dumps())
+        log.info("retrain %s for %s: %s", request.decision, request.model_name, request.reason)
+        published += 1
+    for event, model, state in pending_state:
+        with writing_for(event):
+            retrain_ledger[ledger_key(model)] = state.encode()
+    return published
+
+
+@app.agent(drift_events_topic, concurrency=1)
+async def plan_retraining(stream: faust.StreamT[bytes]) -> None:
+    async for events in stream.take_events(settings.retrain.batch_size,
+                                           within=settings.retrain.batch_seconds):
+        try:
+            await process_batch(events)
+        except Exception:  # a bug must not kill the agent; the batch is logged for replay
+            log.exception("retrain agent failed on a batch of %d event(s)", len(events))

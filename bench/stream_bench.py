@@ -1,0 +1,290 @@
+"""Streaming benchmark: one driftline worker against the raw aiokafka consume rate.
+
+    .venv/bin/python bench/stream_bench.py [--events 1000000] [--models 4]
+
+Needs Kafka (``driftline stack up --only kafka``; started if it is not running). Measures, in
+one run on the same broker and the same events (20 numeric + 2 categorical features, windows
+of 1,000 events):
+
+* events/s of a bare aiokafka consumer reading the topic, and of one driftline worker
+  processing it (time from the worker's first fetch to its committed offsets reaching the
+  end), and their ratio;
+* produce-to-drift-event latency, p50 and p99, at a steady rate below capacity;
+* peak RSS of the worker after 100,000 events and at the end;
+* changelog bytes written per 1,000 events.
+
+Prints a Markdown table; medians over ``--repeat`` runs of the consume phases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from cli.traffic import TrafficSpec, feature_events  # noqa: E402
+from settings import KafkaSettings  # noqa: E402
+from streams.admin import ensure_topics  # noqa: E402
+
+DRIFTLINE = str(Path(sys.executable).parent / "driftline")
+NUMERIC = tuple(f"n{i}" for i in range(20))
+CATEGORICAL = ("c0", "c1")
+
+
+def spec(model: str, seed: int) -> TrafficSpec:
+    return TrafficSpec(model_name=model, numeric=NUMERIC, categorical=CATEGORICAL, shifted=(),
+                       seed=seed)
+
+
+def payloads(models: list[str], n: int, first: int = 0) -> list[tuple[bytes, bytes]]:
+    per_model = n // len(models)
+    streams = [feature_events(spec(m, i), per_model, first=first // len(models))
+               for i, m in enumerate(models)]
+    out = []
+    for group in zip(*streams, strict=True):
+        for model, event in zip(models, group, strict=True):
+            out.append((model.encode(), orjson.dumps(event)))
+    return out
+
+
+async def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]],
+                  rate: float | None = None) -> list[float]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all",
+                                max_batch_size=256 * 1024)
+    await producer.start()
+    sent_at = []
+    try:
+        started = time.monotonic()
+        pending = []
+        for i, (key, value) in enumerate(items):
+            pending.append(await producer.send(topic, key=key, value=value))
+            sent_at.append(time.time())
+            if rate is not None:
+                ahead = (i + 1) / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return sent_at
+
+
+async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4()}",
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    try:
+        seen, started = 0, None
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            if started is None and batch:
+                started = time.monotonic()
+            seen += sum(len(records) for records in batch.values())
+        return n / (time.monotonic() - (started or time.monotonic()))
+    finally:
+        await consumer.stop()
+
+
+async def committed(bootstrap: str, group: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+    finally:
+        await admin.close()
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    proc = subprocess.Popen([DRIFTLINE, "worker", "-l", "warn"], env=env, stdout=handle,  # noqa: S603
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def changelog_bytes(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # noqa: SLF001
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        end = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        total, remaining = 0, {tp for tp in tps if end[tp] > 0}
+        while remaining:
+            for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                for r in records:
+                    total += len(r.key or b"") + len(r.value or b"")
+                    if r.offset + 1 >= end[tp]:
+                        remaining.discard(tp)
+        return total
+    finally:
+        await consumer.stop()
+
+
+async def latency(bootstrap: str, prefix: str, env: dict[str, str], rate: float, n: int,
+                  models: list[str], workdir: Path) -> tuple[float, float, int]:
+    """Produce ``n`` events at ``rate``/s to a live worker; time each window's drift event."""
+    topic = f"{prefix}features"
+    proc = start_worker(env, workdir / "latency-worker.log")
+    try:
+        await asyncio.sleep(12)  # worker start-up (imports, group join)
+        items = payloads(models, n, first=0)
+        feature_ts: dict[tuple[int, int], float] = {}
+        consumer = AIOKafkaConsumer(f"{prefix}drift-events", bootstrap_servers=bootstrap,
+                                    group_id=None, auto_offset_reset="latest")
+        await consumer.start()
+        await consumer.seek_to_end()
+        producer_task = asyncio.create_task(produce(bootstrap, topic, items, rate))
+        # the feature records' broker timestamps, by (partition, offset)
+        reader = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                  auto_offset_reset="latest")
+        await reader.start()
+        await reader.seek_to_end()
+        delays: list[float] = []
+        windows = (n // len(models) - 1000) // 1000 * len(models)
+        deadline = time.monotonic() + n / rate + 120
+        seen_windows: set[tuple[str, int]] = set()
+        while len(seen_windows) < windows and time.monotonic() < deadline:
+            for records in (await reader.getmany(timeout_ms=50)).values():
+                for r in records:
+                    feature_ts[(r.partition, r.offset)] = r.timestamp / 1000
+            for records in (await consumer.getmany(timeout_ms=50)).values():
+                for r in records:
+                    event = orjson.loads(r.value)
+                    key = (event["model_name"], event["window_start_seq"])
+                    if event["test"] not in ("ks", "chi2") or key in seen_windows:
+                        continue
+                    seen_windows.add(key)
+                    produced = feature_ts.get((event["partition"], event["window_end_offset"]))
+                    if produced is not None:
+                        delays.append(r.timestamp / 1000 - produced)
+        await producer_task
+        await consumer.stop()
+        await reader.stop()
+    finally:
+        stop(proc)
+    delays.sort()
+    if not delays:
+        return float("nan"), float("nan"), 0
+    p99 = delays[min(len(delays) - 1, int(round(0.99 * (len(delays) - 1))))]
+    return statistics.median(delays), p99, len(delays)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--models", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="raw-consume repetitions")
+    parser.add_argument("--latency-events", type=int, default=24_000)
+    args = parser.parse_args()
+
+    subprocess.run([DRIFTLINE, "stack", "up", "--only", "kafka"], check=True,  # noqa: S603
+                   stdout=subprocess.DEVNULL)
+    kafka = KafkaSettings(broker=os.environ.get("KAFKA__BROKER", "kafka://127.0.0.1:19092"))
+    bootstrap = kafka.bootstrap_servers
+    run = f"bench{uuid.uuid4().hex[:8]}"
+    prefix = f"{run}-"
+    topic = f"{prefix}features"
+    models = [f"model{i}" for i in range(args.models)]
+    workdir = Path(tempfile.mkdtemp(prefix="driftline-bench-"))
+    env = {**os.environ, "APP_ID": run, "KAFKA__TOPICS__PREFIX": prefix, "WEB_ENABLED": "false",
+           "STATE_DIR": str(workdir / "state"), "DATABASE__URL": f"sqlite:///{workdir}/bench.db"}
+
+    await ensure_topics(kafka, [topic])
+    print(f"producing {args.events:,} events to {topic} ...", file=sys.stderr)
+    chunk = 200_000
+    for first in range(0, args.events, chunk):
+        await produce(bootstrap, topic, payloads(models, min(chunk, args.events - first), first))
+
+    raw_rates = [await raw_consume(bootstrap, topic, args.events) for _ in range(args.repeat)]
+    raw = statistics.median(raw_rates)
+    print(f"raw aiokafka consume: {raw:,.0f} events/s (runs: "
+          f"{', '.join(f'{r:,.0f}' for r in raw_rates)})", file=sys.stderr)
+
+    proc = start_worker(env, workdir / "worker.log")
+    rss_100k = peak = 0
+    started = None
+    done = 0
+    try:
+        while done < args.events:
+            await asyncio.sleep(0.5)
+            if proc.poll() is not None:
+                raise SystemExit(f"worker exited; see {workdir / 'worker.log'}")
+            done = await committed(bootstrap, run, topic)
+            if done and started is None:
+                started = time.monotonic()
+            rss = rss_kib(proc.pid)
+            peak = max(peak, rss)
+            if done <= 100_000:
+                rss_100k = max(rss_100k, rss)
+        elapsed = time.monotonic() - (started or time.monotonic())
+    finally:
+        stop(proc)
+    worker_rate = args.events / elapsed if elapsed else float("nan")
+    print(f"driftline worker: {worker_rate:,.0f} events/s", file=sys.stderr)
+    changelog = await changelog_bytes(bootstrap, f"{run}-feature-state-changelog")
+
+    lat_env = {**env, "APP_ID": f"{run}l", "KAFKA__TOPICS__PREFIX": f"{run}l-",
+               "STATE_DIR": str(workdir / "state-latency")}
+    await ensure_topics(kafka, [f"{run}l-features", f"{run}l-drift-events"])
+    rate = max(500.0, min(0.5 * worker_rate, 20_000.0))
+    p50, p99, count = await latency(bootstrap, f"{run}l-", lat_env, rate, args.latency_events,
+                                    models, workdir)
+
+    print()
+    print(f"| measure | value |\n|---|---|")
+    print(f"| events | {args.events:,} ({args.models} models, 20 numeric + 2 categorical features, "
+          f"windows of 1,000) |")
+    print(f"| raw aiokafka consume (median of {args.repeat}) | {raw:,.0f} events/s |")
+    print(f"| driftline worker | {worker_rate:,.0f} events/s |")
+    print(f"| ratio worker / raw | {worker_rate / raw:.2f} |")
+    print(f"| produce → drift event latency at {rate:,.0f} events/s | p50 {p50 * 1000:,.0f} ms, "
+          f"p99 {p99 * 1000:,.0f} ms ({count} windows) |")
+    print(f"| peak RSS after 100,000 events | {rss_100k / 1024:,.0f} MiB |")
+    print(f"| peak RSS after {args.events:,} events | {peak / 1024:,.0f} MiB "
+          f"({peak / max(rss_100k, 1):.2f}x) |")
+    print(f"| changelog bytes per 1,000 events | {changelog / (args.events / 1000):,.0f} |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,144 @@
+"""Client of the training service: submit (idempotent), poll, cancel.
+
+Transient failures — connection errors, timeouts, 5xx and 429 (honouring ``Retry-After``) —
+are retried a bounded number of times with jittered exponential backoff; a circuit breaker
+makes calls fail fast while the service is down, so a dead trainer costs the stream little.
+A 4xx other than 429 is the caller's mistake and is not retried.
+
+The API (served by ``driftline trainer``)::
+
+    POST /jobs              Idempotency-Key: <key>  {model_name, registered_model, ...} -> job
+    GET  /jobs/{id}                                                                     -> job
+    POST /jobs/{id}/cancel                                                              -> job
+    GET  /health
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from integrations.resilience import Backoff, CircuitBreaker, CircuitOpen, retry_after_seconds
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CircuitOpen", "JobState", "TrainerClient", "TrainerRejected", "TrainerUnavailable"]
+
+
+class TrainerUnavailable(RuntimeError):
+    """The service did not answer usefully within the bounded retries."""
+
+    def __init__(self, message: str, attempts: int) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class TrainerRejected(RuntimeError):
+    """The service refused the call (4xx other than 429): retrying will not help."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"training service answered {status}: {detail}")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class JobState:
+    job_id: str
+    status: str
+    progress: float
+    message: str
+    candidate_version: str | None = None
+    run_id: str | None = None
+    metrics: dict[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobState:
+        return cls(job_id=str(data["job_id"]), status=str(data["status"]),
+                   progress=float(data.get("progress") or 0.0),
+                   message=str(data.get("message") or ""),
+                   candidate_version=(str(data["candidate_version"])
+                                      if data.get("candidate_version") is not None else None),
+                   run_id=data.get("run_id"), metrics=data.get("metrics"))
+
+
+class TrainerClient:
+    def __init__(self, base_url: str, *, timeout: float = 10.0, retries: int = 4,
+                 backoff: Backoff | None = None, breaker: CircuitBreaker | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 rng: random.Random | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff or Backoff()
+        self.breaker = breaker or CircuitBreaker("training service")
+        self._sleep = sleep
+        self._rng = rng
+        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
+                                         transport=transport)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> TrainerClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def submit(self, payload: Mapping[str, Any], idempotency_key: str) -> JobState:
+        data = await self._call("POST", "/jobs", json=dict(payload),
+                                headers={"Idempotency-Key": idempotency_key})
+        return JobState.from_json(data)
+
+    async def status(self, job_id: str) -> JobState:
+        return JobState.from_json(await self._call("GET", f"/jobs/{job_id}"))
+
+    async def cancel(self, job_id: str) -> JobState:
+        return JobState.from_json(await self._call("POST", f"/jobs/{job_id}/cancel"))
+
+    async def health(self) -> bool:
+        try:
+            await self._call("GET", "/health")
+        except (TrainerUnavailable, TrainerRejected, CircuitOpen):
+            return False
+        return True
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """One logical call: up to ``1 + retries`` attempts on transient failures."""
+        last = ""
+        for attempt in range(self.retries + 1):
+            self.breaker.before_call()  # raises CircuitOpen: no point hammering a dead service
+            wait: float | None = None
+            try:
+                response = await self._client.request(method, path, **kwargs)
+            except (httpx.TransportError, httpx.TimeoutException) as exc:
+                last = f"{exc.__class__.__name__}: {exc}".strip()
+                self.breaker.record_failure()
+            else:
+                if response.status_code == 429 or response.status_code >= 500:
+                    last = f"HTTP {response.status_code}"
+                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    self.breaker.record_failure()
+                elif response.status_code >= 400:
+                    self.breaker.record_success()  # it answered; the request is what is wrong
+                    raise TrainerRejected(response.status_code, response.text[:500])
+                else:
+                    self.breaker.record_success()
+                    body: dict[str, Any] = response.json()
+                    return body
+            if attempt == self.retries:
+                break
+            delay = self.backoff.delay(attempt, self._rng)
+            if wait is not None:
+                delay = min(max(delay, wait), max(self.backoff.cap, 0.0))
+            log.warning("training service %s %s failed (%s); retry %d/%d in %.2fs",
+                        method, path, last, attempt + 1, self.retries, delay)
+            await self._sleep(delay)
+        raise TrainerUnavailable(f"training service at {self.base_url} unavailable after "
+                                 f"{self.retries + 1} attempt(s): {last}", self.retries + 1)

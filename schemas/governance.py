@@ -1,0 +1,117 @@
+"""Records of the governed loop: retrain decisions, training jobs, promotion decisions.
+
+They follow :mod:`schemas.events`: one ``FIELDS`` spec per record, from which validation
+(:func:`schemas.events.decode`) and the exported JSON Schema derive. Every decision carries
+its reason, so the history in PostgreSQL explains itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.events import COMMON_FIELDS, SEVERITIES, Event
+from schemas.spec import FieldSpec
+
+TRIGGER_KINDS = ("data_drift", "model_drift", "performance_drop")
+#: what the retrain agent decided about a trigger
+RETRAIN_DECISIONS = ("accepted", "merged", "suppressed_cooldown", "suppressed_daily_limit",
+                     "below_threshold")
+JOB_STATUSES = ("submitted", "queued", "running", "succeeded", "failed", "cancelled")
+TERMINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+PROMOTION_DECISIONS = ("promoted", "rejected", "rolled_back", "skipped")
+
+
+class RetrainRequest(Event):
+    """One retrain decision about one trigger (a fired drift event)."""
+
+    request_id: str
+    decision: str
+    reason: str
+    trigger_kind: str
+    severity: str
+    priority: int
+    registered_model: str
+    triggers: dict[str, Any]
+    requests_today: int = 0
+    cooldown_until: str | None = None
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec("request_id", "uuid",
+                  description="The request this decision belongs to: its own event_id when "
+                              "accepted, the accepted request's when merged."),
+        FieldSpec("decision", "enum", choices=RETRAIN_DECISIONS),
+        FieldSpec("reason", "long_text"),
+        FieldSpec("trigger_kind", "enum", choices=TRIGGER_KINDS),
+        FieldSpec("severity", "enum", choices=SEVERITIES),
+        FieldSpec("priority", "integer", description="Larger is more urgent."),
+        FieldSpec("registered_model", "name", description="MLflow registered model."),
+        FieldSpec("triggers", "object",
+                  description="{event_ids: [...], features: [...], kinds: [...]} that led here."),
+        FieldSpec("requests_today", "integer", required=False),
+        FieldSpec("cooldown_until", "timestamp", required=False),
+    )
+    DESCRIPTION = "A retrain decision: accepted, merged, or suppressed (cooldown, daily limit)."
+
+
+class TrainingJob(Event):
+    """A state change of one training job."""
+
+    request_id: str
+    job_id: str
+    status: str
+    progress: float
+    message: str
+    registered_model: str
+    candidate_version: str | None = None
+    run_id: str | None = None
+    metrics: dict[str, Any] | None = None
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec("request_id", "uuid", description="The accepted retrain request."),
+        FieldSpec("job_id", "text", description="The training service's id (may be empty "
+                                                "when submission itself failed)."),
+        FieldSpec("status", "enum", choices=JOB_STATUSES),
+        FieldSpec("progress", "number", description="0 to 1."),
+        FieldSpec("message", "long_text"),
+        FieldSpec("registered_model", "name"),
+        FieldSpec("candidate_version", "name", required=False),
+        FieldSpec("run_id", "text", required=False),
+        FieldSpec("metrics", "object", required=False),
+    )
+    DESCRIPTION = "A training job's state: submitted, running (with progress), then terminal."
+
+
+class PromotionEvent(Event):
+    """A promotion decision with the result of every criterion."""
+
+    decision: str
+    registered_model: str
+    reason: str
+    criteria: dict[str, Any]
+    candidate_version: str | None = None
+    champion_version: str | None = None
+    request_id: str | None = None
+    job_id: str | None = None
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec("decision", "enum", choices=PROMOTION_DECISIONS),
+        FieldSpec("registered_model", "name"),
+        FieldSpec("reason", "long_text"),
+        FieldSpec("criteria", "object", description="Criterion -> {passed, value, ...}."),
+        FieldSpec("candidate_version", "name", required=False),
+        FieldSpec("champion_version", "name", required=False,
+                  description="The champion before the decision."),
+        FieldSpec("request_id", "uuid", required=False),
+        FieldSpec("job_id", "text", required=False),
+    )
+    DESCRIPTION = "Promote or reject a candidate model version (or a rollback), with evidence."
+
+
+GOVERNANCE_EVENTS: dict[str, type[Event]] = {
+    "RetrainRequest": RetrainRequest,
+    "TrainingJob": TrainingJob,
+    "PromotionEvent": PromotionEvent,
+}

@@ -1,0 +1,122 @@
+"""Helpers for the governed-loop integration tests: the reference trainer as a process, the
+SMTP sink's mailbox, seeding labelled predictions, reading topics as records."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import Engine, insert
+
+from storage.models import LabelledPrediction
+from tests.integration.conftest import DRIFTLINE, REPO, consume
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    return free_port()
+
+
+class TrainerProcess:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.handle = log.open("ab")
+        self.proc = subprocess.Popen(  # noqa: S603
+            [DRIFTLINE, "trainer", "--port", str(self.port)], env=env, cwd=REPO,
+            stdout=self.handle, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"trainer exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"trainer not ready: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=20)
+        self.handle.close()
+
+
+def mailbox_path() -> Path:
+    explicit = os.environ.get("DRIFTLINE_MAILBOX")
+    if explicit:
+        return Path(explicit)
+    state = Path(os.environ.get("STATE_DIR", REPO / ".driftline"))
+    return (state if state.is_absolute() else REPO / state) / "stack" / "mailbox.jsonl"
+
+
+def mails_to(recipient: str) -> list[dict[str, Any]]:
+    path = mailbox_path()
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            mail = json.loads(line)
+        except ValueError:
+            continue
+        if recipient in mail.get("rcpt_tos", []):
+            out.append(mail)
+    return out
+
+
+def wait_for_mail(recipient: str, done: Callable[[list[dict[str, Any]]], bool],
+                  timeout: float = 60.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    mails: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        mails = mails_to(recipient)
+        if done(mails):
+            return mails
+        time.sleep(0.5)
+    return mails
+
+
+def seed_labelled(engine: Engine, rows: Iterable[dict[str, Any]]) -> int:
+    batch = list(rows)
+    with engine.begin() as conn:
+        conn.execute(insert(LabelledPrediction.__table__), batch)
+    return len(batch)
+
+
+def records(broker: str, topic: str, done: Callable[[list[dict[str, Any]]], bool],
+            timeout: float = 120.0) -> list[dict[str, Any]]:
+    """Read ``topic`` from the start as JSON objects until ``done`` or the timeout."""
+    def finished(messages: list[Any]) -> bool:
+        return done([orjson.loads(m.value) for m in messages])
+
+    return [orjson.loads(m.value) for m in consume(broker, topic, finished, timeout=timeout)]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
