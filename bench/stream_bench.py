@@ -272,7 +272,7 @@ async def main() -> None:
                                     models, workdir)
 
     print()
-    print(f"| measure | value |\n|---|---|")
+    print("| measure | value |\n|---|---|")
     print(f"| events | {args.events:,} ({args.models} models, 20 numeric + 2 categorical features, "
           f"windows of 1,000) |")
     print(f"| raw aiokafka consume (median of {args.repeat}) | {raw:,.0f} events/s |")

@@ -3,8 +3,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
-import storage.service  # noqa: F401 - registers the service tables on Base.metadata
 import storage.governance  # noqa: F401 - its tables belong to the metadata too
+import storage.service  # noqa: F401 - registers the service tables on Base.metadata
 from storage.db import make_engine
 from storage.models import Base
 
