@@ -23,13 +23,13 @@ from faust_app import app, settings
 from governance.emails import render
 from integrations.mailer import Mailer, SmtpConfig
 from schemas.events import Alert, decode
-from schemas.spec import InvalidEvent, Limits
+from schemas.spec import InvalidEvent
 from storage.governance_repository import notification_history, record_notification
 from streams.deadletters import send_dead_letter
 from streams.topics import alerts_topic
 
 log = logging.getLogger(__name__)
-LIMITS = Limits(**settings.limits.model_dump())
+LIMITS = settings.limits.for_events()
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 _s = settings.smtp

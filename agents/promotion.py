@@ -29,14 +29,14 @@ from governance.messages import promotion_alert, stable_id
 from integrations.registry import CHAMPION, ModelRegistry
 from schemas.events import decode
 from schemas.governance import PromotionEvent, TrainingJob
-from schemas.spec import SCHEMA_VERSION, InvalidEvent, Limits
+from schemas.spec import SCHEMA_VERSION, InvalidEvent
 from storage.governance_repository import load_labelled, split_rows
 from streams.topics import alerts_topic, promotion_events_topic, training_jobs_topic
 from trainer.fit import feature_columns, feature_dicts, targets
 from trainer.training import PROFILE_ARTIFACT
 
 log = logging.getLogger(__name__)
-LIMITS = Limits(**settings.limits.model_dump())
+LIMITS = settings.limits.for_events()
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 DECISION_TAG = "driftline.promotion_event_id"
 

@@ -19,13 +19,13 @@ from faust_app import app, settings
 from governance.ledger import LedgerState, RequestQueue, RetrainPlanner, RetrainRule, Trigger, as_trigger
 from governance.messages import retrain_alert, retrain_request
 from schemas.events import DriftEvent, decode
-from schemas.spec import InvalidEvent, Limits
+from schemas.spec import InvalidEvent
 from streams.topics import alerts_topic, drift_events_topic, retrain_requests_topic
 from tables.feature_state import writing_for
 from tables.governance import retrain_ledger
 
 log = logging.getLogger(__name__)
-LIMITS = Limits(**settings.limits.model_dump())
+LIMITS = settings.limits.for_events()
 _BASE = settings.retrain.model_dump(exclude={"overrides", "batch_size", "batch_seconds"})
 
 #: the agent's clock; tests of the logic use the planner with a fake one instead

@@ -28,13 +28,13 @@ from integrations.resilience import Backoff, CircuitBreaker, CircuitOpen
 from integrations.trainer import JobState, TrainerClient, TrainerRejected, TrainerUnavailable
 from schemas.events import decode
 from schemas.governance import TERMINAL_JOB_STATUSES, RetrainRequest, TrainingJob
-from schemas.spec import InvalidEvent, Limits
+from schemas.spec import InvalidEvent
 from streams.topics import alerts_topic, retrain_requests_topic, training_jobs_topic
 from tables.feature_state import writing_for
 from tables.governance import training_inflight
 
 log = logging.getLogger(__name__)
-LIMITS = Limits(**settings.limits.model_dump())
+LIMITS = settings.limits.for_events()
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 _client: TrainerClient | None = None

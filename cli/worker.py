@@ -41,6 +41,23 @@ def worker(loglevel: str | None, migrate: bool) -> None:
     except KafkaError as exc:
         raise BadInput(f"kafka: cannot reach {settings.kafka.bootstrap_servers}: {exc}") from None
 
+    _import_agents()
     from faust_app import app
 
     faust.Worker(app, loglevel=loglevel or settings.log_level).execute_from_commandline()
+
+
+def _import_agents() -> None:
+    """Import every agent module now: faust's autodiscovery only logs a module that fails to
+    import and starts without its agents, which would silently drop part of the pipeline."""
+    import importlib
+    import pkgutil
+
+    import agents
+
+    for module in pkgutil.iter_modules(agents.__path__):
+        try:
+            importlib.import_module(f"agents.{module.name}")
+        except Exception as exc:
+            raise click.ClickException(f"agent module agents.{module.name} does not import: "
+                                       f"{exc!r}") from exc
