@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("cli.demo:demo", "Stream traffic with injected drift and show what driftline does."),
     "schemas": ("cli.schemas_cmd:schemas", "Export the event JSON Schemas for producers."),
     "db": ("cli.db:db", "Apply database migrations."),
+    "detect": ("cli.detect:detect", "Compare a current table with a reference and report drift."),
+    "profile": ("cli.profile:profile", "Save a reference table's profile for `detect`."),
 }
 
 
