@@ -21,6 +21,7 @@ the same thresholds::
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from drift import DatasetReport, DriftPolicy, Profile
 
 EXIT_DRIFT = 3
+WORKERS = min(4, os.cpu_count() or 1)
 THRESHOLDS = ("min_psi", "min_distance", "medium_psi", "high_psi")
 _TOP_KEYS = {"alpha", "dataset_share", "bins", *THRESHOLDS, "columns"}
 _COLUMN_KEYS = {"kind", "tests", "bins", "ignore", *THRESHOLDS}
@@ -224,26 +226,30 @@ def _word(kind: str) -> str:
 
 
 def column_values(side: Side, name: str, kind: str) -> Any:
-    from cli.tabular import categorical_values, numeric_values
+    from cli.tabular import categorical_counts, numeric_values
 
     assert side.table is not None
     column = side.table.column(name)
     if kind == "numeric":
         return numeric_values(side.path, name, column)
-    return categorical_values(column)
+    return categorical_counts(column)
 
 
 def build_profiles(side: Side, names: list[str], kinds: dict[str, str], config: DetectConfig,
                    exact_limit: int | None) -> dict[str, Profile]:
+    from concurrent.futures import ThreadPoolExecutor
+
     from drift import build_profile
 
-    profiles: dict[str, Profile] = {}
-    for name in names:
+    def one(name: str) -> Profile:
         bins = config.column(name).bins or config.bins
         values = column_values(side, name, kinds[name])
-        profiles[name] = build_profile(values, kinds[name], bins=bins,  # type: ignore[arg-type]
-                                       exact_limit=exact_limit)
-    return profiles
+        return build_profile(values, kinds[name], bins=bins,  # type: ignore[arg-type]
+                             exact_limit=exact_limit)
+
+    # Sorting dominates and releases the GIL, so columns profile side by side.
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return dict(zip(names, pool.map(one, names), strict=True))
 
 
 def run_detect(reference_path: Path, current_path: Path, config: DetectConfig) -> DatasetReport:
@@ -284,7 +290,7 @@ def run_detect(reference_path: Path, current_path: Path, config: DetectConfig) -
     values = {name: column_values(current, name, kinds[name]) for name in names}
     _note_unmatched(reference, current, set(common))  # after the last chance of bad input
     try:
-        return compare(profiles, values, policy)
+        return compare(profiles, values, policy, workers=WORKERS)
     except ValueError as error:
         raise BadInput(f"{current_path}: {error}") from None
 

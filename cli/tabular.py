@@ -129,29 +129,30 @@ def infer_kind(path: Path, name: str, column: pa.ChunkedArray) -> Kind | None:
 def numeric_values(path: Path, name: str, column: pa.ChunkedArray) -> np.ndarray:
     """The column as float64, NaN for missing; text that is not a number is bad input."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.types as t
 
     if t.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if t.is_temporal(column.type):
-        column = pc.cast(column, pa.int64())
+        column = column.cast(pa.int64())
     try:
-        as_float = pc.cast(column, pa.float64())
+        as_float = column.cast(pa.float64())
     except pa.ArrowInvalid as error:
         raise BadInput(f"{path}: column '{name}' must be numeric: {_first_line(error)}") from None
     return as_float.to_numpy()
 
 
-def categorical_values(column: pa.ChunkedArray) -> list[str | None]:
-    """The column as text, None for missing (numbers and booleans become their text)."""
+def categorical_counts(column: pa.ChunkedArray) -> dict[str | None, int]:
+    """The column counted per category, ``None`` for missing (numbers and booleans count as
+    their text). Counting in pyarrow spares building a Python string per row."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.types as t
 
     if t.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if not (t.is_string(column.type) or t.is_large_string(column.type)):
-        column = pc.cast(column, pa.string())
-    values: list[str | None] = column.to_pylist()
-    return values
+        column = column.cast(pa.string())
+    counted = column.value_counts()
+    values: list[str | None] = counted.field("values").to_pylist()
+    counts: list[int] = counted.field("counts").to_pylist()
+    return dict(zip(values, counts, strict=True))

@@ -170,3 +170,17 @@ def test_report_to_dict_shape() -> None:
     assert set(data) == {"dataset_drift", "drifted_share", "alpha", "features"}
     assert set(data["features"][0]["tests"]) == {"ks", "psi", "wasserstein"}
     assert data["features"][0]["tests"]["psi"]["p_value"] is None
+
+
+def test_counted_categories_give_the_same_report_as_values() -> None:
+    reference = {"c": build_profile(["a"] * 30 + ["b"] * 10 + [None] * 2, "categorical")}
+    values = ["a"] * 10 + ["b"] * 25 + ["z"] * 3 + [None, ""]
+    counted = {"a": 10, "b": 25, "z": 3, None: 1, "": 1}
+    assert compare(reference, {"c": values}) == compare(reference, {"c": counted})
+    with pytest.raises(ValueError, match="non-negative integers"):
+        compare(reference, {"c": {"a": -1}})
+
+
+def test_threads_do_not_change_the_result(golden) -> None:
+    reference, current, report = golden
+    assert compare(_profiles(golden), current, workers=3) == report
