@@ -23,7 +23,9 @@ from cli.errors import BadInput
               help="TOML file: kinds, bins and ignored columns (as for `driftline detect`).")
 def profile(reference: Path, out: Path, config_path: Path | None) -> None:
     """Profile a REFERENCE CSV or Parquet file for later `driftline detect` runs."""
-    from cli.detect import Side, build_profiles, load_config, resolve_kind
+    from cli.detect import Side, build_profiles, load_config, resolve_kind, single_threaded_blas
+
+    single_threaded_blas()
     from cli.tabular import read_table
     from drift import EXACT_VALUES_LIMIT, profiles_to_dict
 

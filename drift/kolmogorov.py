@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,8 +58,12 @@ def ecdf_gaps(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, Flo
     both = np.concatenate((a, b))
     order = np.argsort(both, kind="stable")
     values = both[order]
-    from_a = np.cumsum(order < n1)
-    gaps = from_a / n1 - (np.arange(1, n1 + n2 + 1) - from_a) / n2
+    # int32 counts when they fit: half the memory traffic of the default int64.
+    counts = np.dtype(np.int32) if n1 + n2 < 2**31 else np.dtype(np.int64)
+    from_a: NDArray[np.signedinteger[Any]] = np.cumsum(order < n1, dtype=counts)
+    positions: NDArray[np.signedinteger[Any]] = np.arange(1, n1 + n2 + 1, dtype=counts)
+    from_b = positions - from_a
+    gaps = from_a / n1 - from_b / n2
     last = np.empty(values.size, dtype=bool)
     np.not_equal(values[1:], values[:-1], out=last[:-1])
     last[-1] = True
