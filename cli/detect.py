@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from drift import DatasetReport, DriftPolicy, Profile
 
 EXIT_DRIFT = 3
+DEFAULT_BINS = 10
 WORKERS = min(4, os.cpu_count() or 1)
 THRESHOLDS = ("min_psi", "min_distance", "medium_psi", "high_psi")
 _TOP_KEYS = {"alpha", "dataset_share", "bins", *THRESHOLDS, "columns"}
@@ -56,7 +57,8 @@ class ColumnConfig:
 class DetectConfig:
     alpha: float = 0.05
     dataset_share: float = 0.5
-    bins: int = 10
+    #: PSI bins for every column (``None``: not set, the default of 10).
+    bins: int | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     columns: dict[str, ColumnConfig] = field(default_factory=dict)
     source: Path | None = None
@@ -112,7 +114,7 @@ def load_config(path: Path | None) -> DetectConfig:
     config = DetectConfig(
         alpha=_number(path, data, "alpha", "the top level", 0.05),
         dataset_share=_number(path, data, "dataset_share", "the top level", 0.5),
-        bins=_bins(path, data, "the top level") or 10,
+        bins=_bins(path, data, "the top level"),
         thresholds={
             k: _number(path, data, k, "the top level", 0.0) for k in THRESHOLDS if k in data
         },
@@ -253,7 +255,7 @@ def build_profiles(side: Side, names: list[str], kinds: dict[str, str], config: 
     from drift import build_profile
 
     def one(name: str) -> Profile:
-        bins = config.column(name).bins or config.bins
+        bins = config.column(name).bins or config.bins or DEFAULT_BINS
         values = column_values(side, name, kinds[name])
         return build_profile(values, kinds[name], bins=bins,  # type: ignore[arg-type]
                              exact_limit=exact_limit)
@@ -270,7 +272,8 @@ def run_detect(reference_path: Path, current_path: Path, config: DetectConfig) -
 
     reference = read_reference(reference_path)
     current = Side(current_path, table=read_table(current_path))
-    common = [name for name in reference.columns if name in set(current.columns)]
+    in_current = set(current.columns)
+    common = [name for name in reference.columns if name in in_current]
     if not common:
         raise BadInput(f"{reference_path} and {current_path} have no column in common")
     for name, column in config.columns.items():
@@ -289,11 +292,11 @@ def run_detect(reference_path: Path, current_path: Path, config: DetectConfig) -
             raise BadInput(f"{config.where(name)}: {error}") from None
     if reference.profiles is not None:
         for name in names:
-            bins = config.column(name).bins
-            saved = reference.profiles[name]
-            if bins is not None and getattr(saved, "bins", bins) != bins:
-                raise BadInput(f"{config.where(name)}: bins {bins} cannot change "
-                               f"{reference_path}, profiled with {getattr(saved, 'bins', '?')}")
+            bins = config.column(name).bins or config.bins
+            saved = getattr(reference.profiles[name], "bins", None)
+            if bins is not None and saved is not None and saved != bins:
+                raise BadInput(f"{config.source}: bins {bins} for column '{name}' cannot "
+                               f"change {reference_path}, profiled with {saved} bins")
         profiles = {name: reference.profiles[name] for name in names}
     else:
         # In memory, so keep every value: KS stays exact however large the file.

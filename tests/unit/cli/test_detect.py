@@ -211,6 +211,14 @@ def test_bad_input_files_exit_2_with_one_line(files, tmp_path: Path) -> None:
         assert out == "" and err.count("\n") == 1 and message in err, (message, err)
 
 
+def test_bins_cannot_change_a_saved_profile(files, tmp_path: Path) -> None:
+    assert run("profile", files[0], "--out", tmp_path / "ref.json")[0] == 0
+    config = _write(tmp_path / "drift.toml", "bins = 20\n")
+    code, _, err = run("detect", "--reference", tmp_path / "ref.json", "--current", files[1],
+                       "--config", config)
+    assert code == 2 and "bins 20 for column 'age' cannot change" in err
+
+
 def test_profile_bad_input_exits_2(tmp_path: Path) -> None:
     code, _, err = run("profile", tmp_path / "missing.csv", "--out", tmp_path / "p.json")
     assert code == 2 and "missing.csv: no such file" in err
