@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retention": ("cli.retention:retention", "Drop monthly partitions older than N months."),
     "trainer": ("cli.trainer_cmd:trainer", "Serve the reference training service."),
     "model": ("cli.model_cmd:model", "Bootstrap a champion, roll back, show aliases."),
+    "detect": ("cli.detect:detect", "Compare a current table with a reference and report drift."),
+    "profile": ("cli.profile:profile", "Save a reference table's profile for `detect`."),
 }
 
 

@@ -7,8 +7,8 @@ The stream worker and ``driftline detect`` share one entry point::
     reference = {"age": build_profile(ages, "numeric"), "country": build_profile(cs, "categorical")}
     report = compare(reference, {"age": window_ages, "country": window_countries}, DriftPolicy())
 
-Only numpy and scipy are imported here (``scipy.stats`` lazily, when a sample is small
-enough for the exact KS distribution).
+Importing it loads numpy only: ``scipy.stats`` is imported on first use, when a sample is
+small enough for scipy's exact KS distribution (see :mod:`drift.kolmogorov`).
 """
 
 from drift.compare import compare

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import special
+
+from drift.special import chi2_sf
 
 FloatArray = NDArray[np.float64]
 
@@ -66,7 +67,7 @@ def chi2_2xk(reference: FloatArray, current: FloatArray) -> tuple[float, float, 
     columns = observed.sum(axis=0, keepdims=True)
     expected = rows * columns / observed.sum()
     statistic = float(((observed - expected) ** 2 / expected).sum())
-    return statistic, float(special.chdtrc(dof, statistic)), dof
+    return statistic, chi2_sf(dof, statistic), dof
 
 
 def cramers_v(statistic: float, total: float) -> float:

@@ -88,7 +88,8 @@ def wasserstein_from_gaps(values: FloatArray, gaps: FloatArray) -> float:
     Inside a run of ties the gap is a partial count, but the run has zero width, so those
     terms vanish and the sum equals ``scipy.stats.wasserstein_distance``.
     """
-    return float(np.dot(np.abs(gaps[:-1]), np.diff(values)))
+    # Not np.dot: that is BLAS, whose idle threads then spin on the other core.
+    return float(np.sum(np.abs(gaps[:-1]) * np.diff(values)))
 
 
 def pooled_std(n1: int, mean1: float, std1: float, n2: int, mean2: float, std2: float) -> float:

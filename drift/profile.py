@@ -214,21 +214,43 @@ def is_missing(value: object) -> bool:
     return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
-def count_categories(values: Iterable[object]) -> tuple[Counter[str], int, int]:
-    """``(counts, missing, n)`` of a categorical sample; non-strings are counted as ``str``."""
-    raw: Counter[object] = Counter(values)
+def count_categories(
+    values: Iterable[object] | Mapping[str | None, int],
+) -> tuple[Counter[str], int, int]:
+    """``(counts, missing, n)`` of a categorical sample.
+
+    ``values`` is either the values themselves or, already counted, a mapping of
+    category to count (key ``None`` for missing) — what a stream window or
+    ``pyarrow.compute.value_counts`` holds. Non-strings are counted as their ``str``.
+
+    Examples
+    --------
+    >>> count_categories(["a", None, "a", ""])
+    (Counter({'a': 2}), 2, 4)
+    >>> count_categories({"a": 2, None: 1})
+    (Counter({'a': 2}), 1, 3)
+    """
+    raw: Mapping[Any, int]
+    if isinstance(values, Mapping):
+        raw = values
+        if any(not isinstance(c, int) or isinstance(c, bool) or c < 0 for c in raw.values()):
+            raise ValueError("category counts must be non-negative integers")
+    else:
+        raw = Counter(values)
     counts: Counter[str] = Counter()
     missing = 0
     for value, count in raw.items():
         if is_missing(value):
             missing += count
-        else:
+        elif count:
             counts[value if isinstance(value, str) else str(value)] += count
     return counts, missing, sum(raw.values())
 
 
-def categorical_profile(values: Iterable[str | None]) -> CategoricalProfile:
-    """Profile categorical reference values, most frequent category first.
+def categorical_profile(
+    values: Iterable[str | None] | Mapping[str | None, int],
+) -> CategoricalProfile:
+    """Profile categorical reference values (or their counts), most frequent category first.
 
     Examples
     --------
@@ -241,7 +263,7 @@ def categorical_profile(values: Iterable[str | None]) -> CategoricalProfile:
 
 
 def build_profile(
-    values: Sequence[float] | Sequence[str | None] | FloatArray,
+    values: Sequence[float] | Sequence[str | None] | Mapping[str | None, int] | FloatArray,
     kind: Literal["numeric", "categorical"],
     bins: int = DEFAULT_BINS,
     exact_limit: int | None = EXACT_VALUES_LIMIT,
