@@ -99,7 +99,8 @@ def _read_parquet(path: Path) -> pa.Table:
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_table(path)
+        # ParquetFile, not read_table: read_table loads pyarrow.dataset, which imports pandas
+        return pq.ParquetFile(path).read()
     except (pa.ArrowException, OSError) as error:
         raise BadInput(f"{path}: cannot read Parquet: {_first_line(error)}") from None
 
@@ -136,10 +137,26 @@ def numeric_values(path: Path, name: str, column: pa.ChunkedArray) -> np.ndarray
     if t.is_temporal(column.type):
         column = column.cast(pa.int64())
     try:
-        as_float = column.cast(pa.float64())
+        as_float = column.cast(pa.float64()).combine_chunks()
     except pa.ArrowInvalid as error:
         raise BadInput(f"{path}: column '{name}' must be numeric: {_first_line(error)}") from None
-    return as_float.to_numpy()
+    return _float_array(as_float)
+
+
+def _float_array(array: pa.Array) -> np.ndarray:
+    """float64 values with NaN for nulls, read from the Arrow buffers directly: pyarrow's own
+    conversion of an array with nulls goes through pandas whenever pandas is installed."""
+    import numpy as np
+
+    n, offset = len(array), array.offset
+    validity, data = array.buffers()[:2]
+    if data is None:  # an all-null column
+        return np.full(n, np.nan)
+    values = np.frombuffer(data, dtype=np.float64, count=n, offset=offset * 8).copy()
+    if array.null_count:
+        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+        values[~bits[offset:offset + n].astype(bool)] = np.nan
+    return values
 
 
 def categorical_counts(column: pa.ChunkedArray) -> dict[str | None, int]:
