@@ -30,6 +30,7 @@ class TopicNames(BaseModel):
     labels: str = "labels"
     reference_profiles: str = "reference-profiles"
     red_team_results: str = "red-team-results"
+    retrain_triggers: str = "retrain-triggers"
     drift_events: str = "drift-events"
     retrain_requests: str = "retrain-requests"
     training_jobs: str = "training-jobs"
