@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from schemas.events import INPUT_EVENTS, OUTPUT_EVENTS
+from schemas.governance import GOVERNANCE_EVENTS
 from schemas.redteam import RedTeamResult
 from schemas.spec import Limits, json_schema
 
@@ -14,5 +15,5 @@ def all_schemas(limits: Limits) -> Mapping[str, Mapping[str, Any]]:
     return {
         name: json_schema(name, record.FIELDS, limits, record.DESCRIPTION)
         for name, record in {**INPUT_EVENTS, "RedTeamResult": RedTeamResult,
-                             **OUTPUT_EVENTS}.items()
+                             **OUTPUT_EVENTS, **GOVERNANCE_EVENTS}.items()
     }
