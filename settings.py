@@ -30,6 +30,7 @@ class TopicNames(BaseModel):
     labels: str = "labels"
     reference_profiles: str = "reference-profiles"
     red_team_results: str = "red-team-results"
+    retrain_triggers: str = "retrain-triggers"
     drift_events: str = "drift-events"
     retrain_requests: str = "retrain-requests"
     training_jobs: str = "training-jobs"
@@ -208,6 +209,8 @@ class ApiSettings(BaseModel):
     export_chunk_rows: int = Field(default=5000, ge=1, le=1_000_000)
     #: Per-check timeout of ``/health/ready``.
     health_timeout_seconds: float = Field(default=3.0, gt=0.0, le=60.0)
+    #: How long a publish to Kafka (manual triggers, job states, decisions) may take: 503 after.
+    publish_timeout_seconds: float = Field(default=10.0, gt=0.0, le=120.0)
 
     @model_validator(mode="after")
     def _page_sizes(self) -> ApiSettings:

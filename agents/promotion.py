@@ -26,7 +26,7 @@ from agents.sinks import engine
 from faust_app import app, settings
 from governance.evaluation import PromotionPolicy, evaluate, model_outputs
 from governance.messages import promotion_alert, stable_id
-from integrations.registry import CHAMPION, ModelRegistry
+from integrations.registry import CHAMPION, DECISION_TAG, ModelRegistry
 from schemas.events import decode
 from schemas.governance import PromotionEvent, TrainingJob
 from schemas.spec import SCHEMA_VERSION, InvalidEvent
@@ -38,7 +38,6 @@ from trainer.training import PROFILE_ARTIFACT
 log = logging.getLogger(__name__)
 LIMITS = settings.limits.for_events()
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
-DECISION_TAG = "driftline.promotion_event_id"
 
 
 @cache

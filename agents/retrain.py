@@ -1,4 +1,5 @@
-"""Retrain agent: fired drift events → retrain decisions (ledger in a table) → requests, alerts.
+"""Retrain agent: fired drift events and manual triggers → retrain decisions (ledger in a
+table) → requests, alerts.
 
 Thin: the decisions are :class:`governance.ledger.RetrainPlanner`'s. Per batch and model it
 reads the model's ledger state, decides, publishes every decision to ``retrain-requests`` and
@@ -16,16 +17,27 @@ import faust
 from faust.types import EventT
 
 from faust_app import app, settings
-from governance.ledger import LedgerState, RequestQueue, RetrainPlanner, RetrainRule, Trigger, as_trigger
+from governance.ledger import (
+    LedgerState,
+    RequestQueue,
+    RetrainPlanner,
+    RetrainRule,
+    Trigger,
+    as_trigger,
+    manual_trigger,
+)
 from governance.messages import retrain_alert, retrain_request
 from schemas.events import DriftEvent, decode
+from schemas.governance import RetrainTrigger
 from schemas.spec import InvalidEvent
-from streams.topics import alerts_topic, drift_events_topic, retrain_requests_topic
+from streams.deadletters import send_dead_letter
+from streams.topics import alerts_topic, retrain_inputs_topic, retrain_requests_topic
 from tables.feature_state import writing_for
 from tables.governance import retrain_ledger
 
 log = logging.getLogger(__name__)
 LIMITS = settings.limits.for_events()
+TRIGGERS_TOPIC = settings.kafka.topics.name("retrain_triggers")
 _BASE = settings.retrain.model_dump(exclude={"overrides", "batch_size", "batch_seconds"})
 
 #: the agent's clock; tests of the logic use the planner with a fake one instead
@@ -47,6 +59,15 @@ async def process_batch(events: Sequence[EventT]) -> int:
     """Decide on one batch; never raises on data. Returns the number of decisions."""
     by_model: dict[str, list[tuple[EventT, Trigger]]] = {}
     for event in events:
+        if event.message.topic == TRIGGERS_TOPIC:
+            try:
+                manual = decode(event.message.value, RetrainTrigger, LIMITS)
+            except InvalidEvent as exc:
+                await send_dead_letter(event, exc.reason)  # no sink reads this topic
+                continue
+            by_model.setdefault(manual.model_name, []).append(
+                (event, manual_trigger(manual, offset=event.message.offset)))
+            continue
         try:
             record = decode(event.message.value, DriftEvent, LIMITS)
         except InvalidEvent:
@@ -83,7 +104,7 @@ async def process_batch(events: Sequence[EventT]) -> int:
     return published
 
 
-@app.agent(drift_events_topic, concurrency=1)
+@app.agent(retrain_inputs_topic, concurrency=1)
 async def plan_retraining(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(settings.retrain.batch_size,
                                            within=settings.retrain.batch_seconds):

@@ -13,8 +13,21 @@ from fastapi import FastAPI
 from api import errors
 from api.metrics import HttpMetrics
 from api.middleware import BodySizeLimit, RequestContext
+from api.publisher import EventPublisher
 from api.ratelimit import TokenBuckets
-from api.routes import analytics, audit, drift, export, health, keys, metrics, performance, redteam
+from api.routes import (
+    analytics,
+    audit,
+    drift,
+    export,
+    health,
+    keys,
+    metrics,
+    performance,
+    promotions,
+    redteam,
+    retrain,
+)
 from schemas.pii import hash_pii
 from settings import Settings
 from storage.audit import write_audit
@@ -44,6 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await app.state.publisher.close()
         app.state.engine.dispose()
 
 
@@ -56,8 +70,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.limiter = TokenBuckets(settings.api.rate_limit_per_minute, settings.api.rate_limit_burst)
     app.state.metrics = HttpMetrics()
     app.state.redact = partial(hash_pii, fields=settings.security.pii_fields, key=key)
+    app.state.publisher = EventPublisher(settings.kafka,
+                                         timeout=settings.api.publish_timeout_seconds)
 
-    for module in (health, drift, performance, analytics, redteam, export, audit, keys, metrics):
+    for module in (health, drift, performance, analytics, redteam, retrain, promotions, export,
+                   audit, keys, metrics):
         app.include_router(module.router)
     errors.install(app)
     # added last = outermost: the request id exists before the size check answers

@@ -6,9 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from schemas.events import DRIFT_KINDS, SEVERITIES
+from schemas.governance import JOB_STATUSES, PROMOTION_DECISIONS, RETRAIN_DECISIONS, TRIGGER_KINDS
 from schemas.redteam import RED_TEAM_SEVERITIES
 from schemas.spec import NAME_PATTERN
 
@@ -281,3 +290,122 @@ class KeyCreateIn(BaseModel):
 
 class KeyCreatedOut(KeyOut):
     token: str = Field(description="Shown once; only its SHA-256 is stored.")
+
+
+# --- the governed loop: retrain decisions, training jobs, promotions ----------------------
+
+RetrainDecision = Literal[RETRAIN_DECISIONS]  # type: ignore[valid-type]
+TriggerKind = Literal[TRIGGER_KINDS]  # type: ignore[valid-type]
+JobStatus = Literal[JOB_STATUSES]  # type: ignore[valid-type]
+PromotionDecision = Literal[PROMOTION_DECISIONS]  # type: ignore[valid-type]
+#: MLflow model versions are positive integers
+VERSION_PATTERN = r"^[1-9][0-9]{0,9}$"
+
+
+class RetrainRequestOut(_Row):
+    """One decision of the retrain agent about one trigger, with its reason."""
+
+    event_id: uuid.UUID = Field(description="The decision's id.")
+    timestamp: datetime
+    model_name: str
+    model_version: str
+    request_id: uuid.UUID = Field(description="The request it belongs to: its own event_id when "
+                                  "accepted, the accepted request's when merged.")
+    decision: str
+    reason: str
+    trigger_kind: str
+    severity: str
+    priority: int = Field(description="Larger is more urgent; manual triggers rank highest.")
+    registered_model: str
+    triggers: dict[str, Any] = Field(description="event_ids, features, kinds, windows, "
+                                     "trigger_event_id, and requested_by for manual triggers.")
+    requests_today: int
+    cooldown_until: datetime | None
+
+
+class RetrainTriggerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_name: str = Field(pattern=NAME_PATTERN, max_length=128)
+    model_version: str | None = Field(
+        default=None, pattern=NAME_PATTERN, max_length=128,
+        description="The version serving now; if absent, the latest one with drift results "
+                    "(\"unknown\" when there are none).")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class RetrainTriggerOut(BaseModel):
+    trigger_id: uuid.UUID = Field(description="event_id of the trigger on retrain-triggers.")
+    decision_id: uuid.UUID = Field(description="The id the retrain agent's decision will have: "
+                                   "GET /retrain/requests/{decision_id} once it is made.")
+    model_name: str
+    model_version: str
+    requested_by: str
+    status: Literal["queued"] = "queued"
+
+
+class RetrainJobOut(_Row):
+    request_id: uuid.UUID
+    job_id: str = Field(description="The training service's id (empty if submission failed).")
+    model_name: str
+    model_version: str
+    registered_model: str
+    status: str
+    progress: float
+    message: str
+    candidate_version: str | None
+    run_id: str | None
+    metrics: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobCancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class PromotionOut(_Row):
+    event_id: uuid.UUID
+    timestamp: datetime
+    model_name: str
+    model_version: str
+    registered_model: str
+    decision: str
+    reason: str
+    criteria: dict[str, Any] = Field(description="Criterion -> {passed, value, ...}: the "
+                                     "evidence; `manual` names who decided by hand.")
+    candidate_version: str | None
+    champion_version: str | None = Field(description="The champion before the decision.")
+    request_id: uuid.UUID | None
+    job_id: str | None
+
+    @computed_field(description="Each criterion's result (criteria without one are left out).")
+    def passed(self) -> dict[str, bool]:
+        return {name: bool(result["passed"]) for name, result in self.criteria.items()
+                if isinstance(result, dict) and isinstance(result.get("passed"), bool)}
+
+    @computed_field(description="Who decided, for manual promotions and rollbacks.")
+    def actor(self) -> str | None:
+        manual = self.criteria.get("manual")
+        by = manual.get("by") if isinstance(manual, dict) else None
+        return by if isinstance(by, str) else None
+
+
+class PromoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(pattern=VERSION_PATTERN, description="The registered model's version.")
+    reason: str = Field(default="manual promotion", min_length=1, max_length=2000)
+
+
+class RollbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="manual rollback", min_length=1, max_length=2000)
+
+
+class PromotionActionOut(PromotionOut):
+    announced: bool = Field(description="Published to promotion-events (and so mailed); false "
+                            "when Kafka did not acknowledge — the decision is stored regardless.")

@@ -119,38 +119,34 @@ def rollback_model(settings: Any, model_name: str, reason: str) -> Any:
     """Move ``champion`` back to ``previous_champion``; record and announce the decision."""
     from datetime import UTC, datetime
 
-    from governance.messages import promotion_alert, stable_id
+    from governance import interventions
     from integrations.registry import ModelRegistry
-    from schemas.governance import PromotionEvent
-    from schemas.spec import SCHEMA_VERSION
     from storage.db import make_engine
     from storage.governance_repository import save_promotion_events
 
-    registered = settings.mlflow.registered_name(model_name)
-    registry = ModelRegistry(settings.mlflow.tracking_uri)
     try:
-        demoted, restored = registry.rollback(registered)
+        event = interventions.rollback(
+            ModelRegistry(settings.mlflow.tracking_uri), model_name=model_name,
+            registered=settings.mlflow.registered_name(model_name), reason=reason,
+            actor=_local_user(), via="driftline model rollback", now=datetime.now(UTC))
     except LookupError as exc:
         raise BadInput(str(exc)) from None
-    now = datetime.now(UTC)
-    event = PromotionEvent(
-        event_id=stable_id("rollback", registered, demoted, restored, now.isoformat()),
-        schema_version=SCHEMA_VERSION, model_name=model_name, model_version=restored,
-        timestamp=now.isoformat(), decision="rolled_back", registered_model=registered,
-        reason=f"rolled back from version {demoted} to {restored}: {reason}",
-        criteria={"manual": {"passed": True, "by": "driftline model rollback"}},
-        candidate_version=restored, champion_version=demoted or None)
     engine = make_engine(settings.database_url, pool_size=1)
     try:
         save_promotion_events(engine, [event])
     finally:
         engine.dispose()
-    topics = settings.kafka.topics
-    key = model_name.encode()
-    asyncio.run(publish(settings, [
-        (topics.name("promotion_events"), key, event.dumps()),
-        (topics.name("alerts"), key, promotion_alert(event).dumps())]))
+    asyncio.run(publish(settings, interventions.announcements(event, settings.kafka.topics)))
     return event
+
+
+def _local_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        return "unknown user"
 
 
 @model.command()

@@ -5,6 +5,10 @@ model's triggers of one batch, the model's :class:`LedgerState` (kept in a chang
 table) and the time from its clock; it gets back one :class:`Decision` per trigger and the
 new state. Decision ids are uuid5 of the trigger, so a replayed trigger yields the same id.
 
+Triggers are fired drift events (:func:`as_trigger`) and manual triggers
+(:func:`manual_trigger`: an operator through the API, or any producer on ``retrain-triggers``).
+A manual trigger gets no exemption: it passes the same merge window, cooldown and daily limit.
+
 Per model, in one batch, the most urgent trigger (:func:`priority_key`) is the candidate;
 the other triggers merge into it. The candidate is then
 
@@ -27,7 +31,14 @@ from typing import Any
 import orjson
 
 NAMESPACE = uuid.UUID("0c8e7f52-3c52-4f4e-9a3b-726574726169")
-KIND_RANK = {"performance_drop": 3, "model_drift": 2, "data_drift": 1}
+MANUAL = "manual"
+#: Larger is more urgent. A manual trigger ranks above every drift kind: a person decided,
+#: having usually looked at the same evidence, and is waiting for the result. It only wins
+#: *within* what the ledger allows (it merges other triggers of its batch into its request
+#: and is submitted first); it never bypasses the cooldown or the daily limit.
+KIND_RANK = {MANUAL: 4, "performance_drop": 3, "model_drift": 2, "data_drift": 1}
+#: the kinds a rule can switch on or off; manual triggers are always decided
+DRIFT_TRIGGER_KINDS = ("performance_drop", "model_drift", "data_drift")
 SEVERITY_RANK = {"none": 0, "low": 1, "medium": 2, "high": 3}
 #: windows whose drifted features are remembered for ``min_drifted_features`` > 1
 MAX_PENDING_WINDOWS = 8
@@ -37,7 +48,7 @@ MAX_PENDING_WINDOWS = 8
 class RetrainRule:
     """The trigger rules of one model."""
 
-    triggers: frozenset[str] = frozenset(KIND_RANK)
+    triggers: frozenset[str] = frozenset(DRIFT_TRIGGER_KINDS)
     min_severity: str = "medium"
     min_drifted_features: int = 1
     cooldown: timedelta = timedelta(hours=6)
@@ -45,7 +56,7 @@ class RetrainRule:
     merge_window: timedelta = timedelta(seconds=60)
 
     def __post_init__(self) -> None:
-        unknown = set(self.triggers) - set(KIND_RANK)
+        unknown = set(self.triggers) - set(DRIFT_TRIGGER_KINDS)
         if unknown:
             raise ValueError(f"unknown trigger kind(s): {sorted(unknown)}")
         if self.min_severity not in SEVERITY_RANK:
@@ -61,7 +72,7 @@ class RetrainRule:
         """Build from settings-like values (``cooldown_hours``, ``merge_seconds``, ...)."""
         merged = {**values, **(overrides or {})}
         return cls(
-            triggers=frozenset(merged.get("triggers", KIND_RANK)),
+            triggers=frozenset(merged.get("triggers", DRIFT_TRIGGER_KINDS)),
             min_severity=str(merged.get("min_severity", "medium")),
             min_drifted_features=int(merged.get("min_drifted_features", 1)),
             cooldown=timedelta(hours=float(merged.get("cooldown_hours", 6.0))),
@@ -72,7 +83,7 @@ class RetrainRule:
 
 @dataclass(frozen=True)
 class Trigger:
-    """A drift event that may ask for retraining."""
+    """A fired drift event, or a manual trigger, that may ask for retraining."""
 
     event_id: str
     model_name: str
@@ -83,15 +94,24 @@ class Trigger:
     time: datetime
     offset: int = -1
     window: str = ""  # identifies the drift window, for counting drifted features
+    requested_by: str = ""  # a manual trigger's author
+    note: str = ""  # a manual trigger's stated reason
 
     @property
     def priority(self) -> int:
         """Larger is more urgent: kind first, then severity."""
         return KIND_RANK[self.kind] * 10 + SEVERITY_RANK.get(self.severity, 0)
 
+    def describe(self) -> str:
+        if self.kind == MANUAL:
+            return (f"manual retrain requested by {self.requested_by or 'someone'}"
+                    + (f" ({self.note})" if self.note else ""))
+        return f"{self.kind} on {self.feature!r} (severity {self.severity})"
+
 
 def priority_key(trigger: Trigger) -> tuple[int, int, datetime, str]:
-    """performance_drop > model_drift > data_drift, then severity, then age (older first)."""
+    """manual > performance_drop > model_drift > data_drift, then severity, then age (older
+    first)."""
     return (-KIND_RANK[trigger.kind], -SEVERITY_RANK.get(trigger.severity, 0), trigger.time,
             trigger.event_id)
 
@@ -117,12 +137,23 @@ def as_trigger(event: Any, rule: RetrainRule, offset: int = -1) -> Trigger | Non
     )
 
 
+def manual_trigger(record: Any, offset: int = -1) -> Trigger:
+    """The trigger a :class:`schemas.governance.RetrainTrigger` makes: always a candidate."""
+    return Trigger(
+        event_id=record.event_id, model_name=record.model_name,
+        model_version=record.model_version, kind=MANUAL, feature="", severity="none",
+        time=datetime.fromisoformat(record.timestamp), offset=offset,
+        requested_by=record.requested_by, note=(record.reason or "")[:500],
+    )
+
+
 @dataclass
 class LedgerState:
     """What the ledger remembers about one model (small: one table value per model)."""
 
     model: str
     last_offset: int = -1  # highest drift-events offset decided; replays below it are skipped
+    last_manual_offset: int = -1  # the same for retrain-triggers (a topic of its own)
     last_accepted_at: str | None = None
     last_request_id: str | None = None
     day: str = ""  # UTC day that ``requests_today`` counts
@@ -172,7 +203,8 @@ class RetrainPlanner:
         if now.tzinfo is None:
             raise ValueError("now must carry a time zone")
         state = replace(state, pending={k: list(v) for k, v in state.pending.items()})
-        fresh = [t for t in triggers if t.offset < 0 or t.offset > state.last_offset]
+        fresh = [t for t in triggers if t.offset < 0 or t.offset > (
+            state.last_manual_offset if t.kind == MANUAL else state.last_offset)]
         if not fresh:
             return [], state
         rule: RetrainRule = self.rule_for(state.model)
@@ -198,7 +230,10 @@ class RetrainPlanner:
             candidates.append(trigger)
         if candidates:
             decisions.extend(self._decide_candidates(candidates, rule, state, now))
-        state.last_offset = max([state.last_offset, *(t.offset for t in fresh)])
+        state.last_offset = max([state.last_offset,
+                                 *(t.offset for t in fresh if t.kind != MANUAL)])
+        state.last_manual_offset = max([state.last_manual_offset,
+                                        *(t.offset for t in fresh if t.kind == MANUAL)])
         return decisions, state
 
     def _decide_candidates(self, candidates: Sequence[Trigger], rule: RetrainRule,
@@ -229,13 +264,14 @@ class RetrainPlanner:
         state.last_request_id = request_id
         state.requests_today += 1
         until = now + rule.cooldown
-        reason = (f"{primary.kind} on {primary.feature!r} (severity {primary.severity}) fired; "
-                  f"request {state.requests_today} of {rule.daily_limit} today"
+        reason = (f"{primary.describe()}"
+                  + ("" if primary.kind == MANUAL else " fired")
+                  + f"; request {state.requests_today} of {rule.daily_limit} today"
                   + (f"; {len(rest)} concurrent trigger(s) merged" if rest else ""))
         out = [replace(self._decision(primary, "accepted", reason, request_id, state, until),
                        merged=tuple(ordered))]
-        merged_reason = (f"merged into request {request_id} ({primary.kind} on "
-                         f"{primary.feature!r}), triggered in the same batch")
+        merged_reason = (f"merged into request {request_id} ({primary.describe()}), "
+                         "triggered in the same batch")
         out.extend(self._decision(t, "merged", merged_reason, request_id, state, until)
                    for t in rest)
         return out

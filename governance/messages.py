@@ -25,6 +25,7 @@ def stable_id(*parts: object) -> str:
 def retrain_request(decision: Decision, registered_model: str, now: datetime) -> RetrainRequest:
     t = decision.trigger
     members = decision.merged or (t,)
+    requested_by = sorted({m.requested_by for m in members if m.requested_by})
     return RetrainRequest(
         event_id=decision.event_id, schema_version=SCHEMA_VERSION, model_name=t.model_name,
         model_version=t.model_version, timestamp=now.isoformat(), request_id=decision.request_id,
@@ -32,10 +33,11 @@ def retrain_request(decision: Decision, registered_model: str, now: datetime) ->
         severity=t.severity if t.severity in ("none", "low", "medium", "high") else "none",
         priority=t.priority, registered_model=registered_model,
         triggers={"event_ids": [m.event_id for m in members],
-                  "features": sorted({m.feature for m in members}),
+                  "features": sorted({m.feature for m in members if m.feature}),
                   "kinds": sorted({m.kind for m in members}),
                   "windows": sorted({m.window for m in members if m.window}),
-                  "trigger_event_id": t.event_id},
+                  "trigger_event_id": t.event_id,
+                  **({"requested_by": requested_by} if requested_by else {})},
         requests_today=decision.requests_today,
         cooldown_until=decision.cooldown_until.isoformat() if decision.cooldown_until else None,
     )

@@ -17,8 +17,22 @@ from typing import Any
 
 CHAMPION = "champion"
 PREVIOUS = "previous_champion"
+#: set on a version once a promotion decision about it was made (so it is not made twice)
+DECISION_TAG = "driftline.promotion_event_id"
 #: MLflow caps a tag value at a few thousand characters
 MAX_TAG = 4500
+
+
+class UnknownModel(LookupError):
+    """No registered model of that name, or no such version of it."""
+
+
+class NothingToRollBack(LookupError):
+    """The model has no ``previous_champion`` to restore."""
+
+
+#: MLflow's answers for a name or version that cannot exist or does not
+_MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,25 @@ class ModelRegistry:
     def version(self, name: str, version: str) -> Version:
         mv = self.client.get_model_version(name, version)
         return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}))
+
+    def require(self, name: str, version: str | None = None) -> Version | None:
+        """Raise :class:`UnknownModel` unless the model (and ``version``) exists."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code in _MISSING:
+                raise UnknownModel(f"no registered model {name!r}") from None
+            raise
+        if version is None:
+            return None
+        try:
+            return self.version(name, version)
+        except MlflowException as exc:
+            if exc.error_code in _MISSING:
+                raise UnknownModel(f"{name!r} has no version {version!r}") from None
+            raise
 
     def load(self, name: str, version: str) -> Any:
         """The fitted sklearn model of a version.
@@ -108,11 +141,14 @@ class ModelRegistry:
         return previous.version if previous is not None else None
 
     def rollback(self, name: str) -> tuple[str, str]:
-        """Point ``champion`` back at ``previous_champion``; returns (from, to) versions."""
+        """Point ``champion`` back at ``previous_champion``; returns (from, to) versions.
+
+        Raises :class:`UnknownModel` or :class:`NothingToRollBack` (both LookupErrors)."""
+        self.require(name)
         current = self.alias(name, CHAMPION)
         previous = self.alias(name, PREVIOUS)
         if previous is None:
-            raise LookupError(f"{name} has no '{PREVIOUS}' alias to roll back to")
+            raise NothingToRollBack(f"{name} has no '{PREVIOUS}' alias to roll back to")
         now = datetime.now(UTC).isoformat()
         self.client.set_registered_model_alias(name, CHAMPION, previous.version)
         self.client.delete_registered_model_alias(name, PREVIOUS)

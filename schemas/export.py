@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from schemas.events import INPUT_EVENTS, OUTPUT_EVENTS
+from schemas.events import INPUT_EVENTS, OUTPUT_EVENTS, Event
+from schemas.governance import GOVERNANCE_EVENTS
 from schemas.redteam import RedTeamResult
 from schemas.spec import Limits, json_schema
 
 
 def all_schemas(limits: Limits) -> Mapping[str, Mapping[str, Any]]:
-    return {
-        name: json_schema(name, record.FIELDS, limits, record.DESCRIPTION)
-        for name, record in {**INPUT_EVENTS, "RedTeamResult": RedTeamResult,
-                             **OUTPUT_EVENTS}.items()
-    }
+    records: dict[str, type[Event]] = {**INPUT_EVENTS, "RedTeamResult": RedTeamResult,
+                                       **OUTPUT_EVENTS, **GOVERNANCE_EVENTS}
+    return {name: json_schema(name, record.FIELDS, limits, record.DESCRIPTION)
+            for name, record in records.items()}

@@ -12,7 +12,9 @@ from typing import Any
 from schemas.events import COMMON_FIELDS, SEVERITIES, Event
 from schemas.spec import FieldSpec
 
-TRIGGER_KINDS = ("data_drift", "model_drift", "performance_drop")
+TRIGGER_KINDS = ("data_drift", "model_drift", "performance_drop", "manual")
+#: kinds of :class:`RetrainTrigger` (one so far; the field leaves room for, say, schedules)
+MANUAL_TRIGGER_KINDS = ("manual",)
 #: what the retrain agent decided about a trigger
 RETRAIN_DECISIONS = ("accepted", "merged", "suppressed_cooldown", "suppressed_daily_limit",
                      "below_threshold")
@@ -21,8 +23,29 @@ TERMINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 PROMOTION_DECISIONS = ("promoted", "rejected", "rolled_back", "skipped")
 
 
+class RetrainTrigger(Event):
+    """A request for a retrain from a person, not from drift (``retrain-triggers``).
+
+    The retrain agent decides it like a fired drift event — same merge window, cooldown and
+    daily limit, in the same ledger — so the API never decides itself.
+    """
+
+    kind: str
+    requested_by: str
+    reason: str | None = None
+
+    FIELDS = (
+        *COMMON_FIELDS,
+        FieldSpec("kind", "enum", choices=MANUAL_TRIGGER_KINDS),
+        FieldSpec("requested_by", "text", description="Who asked (the API key's name)."),
+        FieldSpec("reason", "long_text", required=False),
+    )
+    DESCRIPTION = ("Asks for a retrain, decided under the same cooldown and daily limit as "
+                   "drift; the decision's event_id is uuid5 of (app id, model, this event_id).")
+
+
 class RetrainRequest(Event):
-    """One retrain decision about one trigger (a fired drift event)."""
+    """One retrain decision about one trigger (a fired drift event or a manual trigger)."""
 
     request_id: str
     decision: str
@@ -111,6 +134,7 @@ class PromotionEvent(Event):
 
 
 GOVERNANCE_EVENTS: dict[str, type[Event]] = {
+    "RetrainTrigger": RetrainTrigger,
     "RetrainRequest": RetrainRequest,
     "TrainingJob": TrainingJob,
     "PromotionEvent": PromotionEvent,

@@ -9,9 +9,9 @@ import faust
 from faust_app import app, settings
 
 
-def _topic(field: str, **options: object) -> faust.TopicT:
+def _topic(*fields: str, **options: object) -> faust.TopicT:
     return app.topic(
-        settings.kafka.topics.name(field),
+        *(settings.kafka.topics.name(field) for field in fields),
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -37,3 +37,7 @@ alerts_topic = _topic("alerts")
 dead_letters_topic = _topic("dead_letters")
 performance_metrics_topic = _topic("performance_metrics")
 labelled_predictions_topic = _topic("labelled_predictions")
+# what the retrain agent reads: one stream, so its ledger has one writer; faust assigns
+# co-partitioned topics (same partition count) together, so a model's drift events and manual
+# triggers reach the same worker as its ledger entry
+retrain_inputs_topic = _topic("drift_events", "retrain_triggers")

@@ -26,7 +26,8 @@ def make_settings(database_url: str, broker: str) -> Callable[..., Any]:
 
     def make(**api: Any) -> Settings:
         return Settings(
-            database={"url": database_url}, kafka={"broker": broker},
+            # a prefix of their own: requests that publish must not reach anyone's worker
+            database={"url": database_url}, kafka={"broker": broker, "topics": {"prefix": "api-test-"}},
             api={"rate_limit_per_minute": 60_000, "rate_limit_burst": 10_000, "max_page_size": 50,
                  "default_page_size": 20, "max_request_bytes": 64 * 1024,
                  "max_upload_bytes": 2 * 1024 * 1024, "export_chunk_rows": 7, **api},
@@ -96,3 +97,33 @@ def seed(engine) -> Callable[[Any, list[dict[str, Any]]], None]:
 @pytest.fixture
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def make_client(database_url: str, broker: str, unique: str) -> Iterator[Callable[..., TestClient]]:
+    """Clients of apps isolated like a worker of the test (``APP_ID`` and topic prefix
+    ``unique``), with settings groups given as keyword arguments (``trainer={...}``)."""
+    import os
+
+    from api.main import create_app
+    from settings import Settings
+
+    clients: list[TestClient] = []
+
+    def make(**groups: Any) -> TestClient:
+        settings = Settings(
+            app_id=unique, database={"url": database_url},
+            kafka={"broker": broker, "topics": {"prefix": f"{unique}-"}, **groups.pop("kafka", {})},
+            mlflow={"tracking_uri": os.environ.get("MLFLOW__TRACKING_URI", "http://127.0.0.1:15000"),
+                    **groups.pop("mlflow", {})},
+            api={"rate_limit_per_minute": 60_000, "rate_limit_burst": 10_000,
+                 "publish_timeout_seconds": 5, **groups.pop("api", {})},
+            **groups)
+        client = TestClient(create_app(settings), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)

@@ -13,9 +13,11 @@ from governance.ledger import (
     RetrainRule,
     Trigger,
     as_trigger,
+    manual_trigger,
     priority_key,
 )
 from governance.synthetic import drift_event
+from schemas.governance import RetrainTrigger
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
@@ -150,3 +152,61 @@ def test_ledger_state_round_trips_and_rules_validate():
         RetrainRule(triggers=frozenset({"nonsense"}))
     with pytest.raises(ValueError):
         planner().decide([trig(1)], LedgerState("m"), datetime(2026, 1, 1))  # no zone
+
+
+def manual(i: int, offset: int | None = None, by: str = "ops-key", note: str = "new data",
+           time: datetime = T0) -> Trigger:
+    record = RetrainTrigger(event_id=f"00000000-0000-4000-8000-{i:012d}", schema_version=1,
+                            model_name="m", model_version="1", timestamp=time.isoformat(),
+                            kind="manual", requested_by=by, reason=note)
+    return manual_trigger(record, offset=i if offset is None else offset)
+
+
+def test_a_manual_trigger_is_accepted_with_its_author_and_outranks_every_drift_kind():
+    decisions, state = planner().decide([trig(1, "performance_drop", "high"), manual(2),
+                                         trig(3, "model_drift")], LedgerState("m"), T0)
+    accepted = [d for d in decisions if d.accepted]
+    assert [d.trigger.kind for d in accepted] == ["manual"]
+    assert accepted[0].reason.startswith("manual retrain requested by ops-key (new data); "
+                                         "request 1 of 3 today; 2 concurrent trigger(s) merged")
+    merged = [d for d in decisions if not d.accepted]
+    assert {d.decision for d in merged} == {"merged"}
+    assert all("manual retrain requested by ops-key" in d.reason for d in merged)
+    assert manual(9).priority > trig(9, "performance_drop", "high").priority
+    assert [t.kind for t in sorted([trig(1, "performance_drop"), manual(2)], key=priority_key)] \
+        == ["manual", "performance_drop"]
+    assert state.requests_today == 1
+
+
+def test_a_manual_trigger_gets_no_exemption_from_merge_window_cooldown_or_daily_limit():
+    clock = FakeClock(T0)
+    p = planner()
+    _, state = p.decide([trig(1)], LedgerState("m"), clock())
+    merged, state = p.decide([manual(1)], state, clock.advance(seconds=30))
+    assert merged[0].decision == "merged"
+    suppressed, state = p.decide([manual(2)], state, clock.advance(hours=1))
+    assert suppressed[0].decision == "suppressed_cooldown" and "cooldown" in suppressed[0].reason
+    assert suppressed[0].cooldown_until == T0 + timedelta(hours=6)
+
+    limited = planner(cooldown=timedelta(0), merge_window=timedelta(0), daily_limit=1)
+    _, state = limited.decide([trig(1)], LedgerState("m"), T0)
+    decisions, _ = limited.decide([manual(1)], state, T0 + timedelta(minutes=1))
+    assert decisions[0].decision == "suppressed_daily_limit"
+
+
+def test_manual_and_drift_offsets_are_tracked_apart_so_replays_of_either_are_skipped():
+    p = planner(cooldown=timedelta(0), merge_window=timedelta(0), daily_limit=10)
+    decisions, state = p.decide([manual(1, offset=50)], LedgerState("m"), T0)
+    assert decisions[0].accepted and (state.last_manual_offset, state.last_offset) == (50, -1)
+    # a drift event at a lower offset of its own topic is not mistaken for a replay
+    decisions, state = p.decide([trig(7, offset=5)], state, T0 + timedelta(minutes=1))
+    assert decisions[0].accepted and (state.last_manual_offset, state.last_offset) == (50, 5)
+    assert p.decide([manual(1, offset=50), trig(7, offset=5)], state, T0)[0] == []
+    # a state written before manual triggers existed still decodes
+    old = LedgerState.decode(b'{"model": "m", "last_offset": 3}')
+    assert old.last_manual_offset == -1
+
+
+def test_manual_is_not_a_switchable_drift_trigger():
+    with pytest.raises(ValueError, match="manual"):
+        RetrainRule(triggers=frozenset({"manual"}))
