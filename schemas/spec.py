@@ -58,6 +58,15 @@ class InvalidEvent(ValueError):
         self.reason = reason
 
 
+_KNOWN_NAMES_MAX = 100_000
+_known: dict[int, set[str]] = {}
+
+
+def _known_names(max_length: int) -> set[str]:
+    """Names already found valid under ``max_length`` (a bounded set, per limit)."""
+    return _known.setdefault(max_length, set())
+
+
 def _check_name(field: str, value: Any, limits: Limits) -> str:
     if not isinstance(value, str):
         raise InvalidEvent(f"{field}: expected a string, got {type(value).__name__}")
@@ -121,8 +130,26 @@ def _check_map(field: str, value: Any, limits: Limits, *, probabilities: bool) -
     if len(value) > limits.max_features:
         raise InvalidEvent(f"{field}: {len(value)} entries, more than {limits.max_features}")
     out: dict[str, Any] = {}
+    known = _known_names(limits.max_name_length)
     for key, item in value.items():
-        _check_name(f"{field} key", key, limits)
+        if key not in known:  # names repeat from event to event: check each one once
+            _check_name(f"{field} key", key, limits)
+            if len(known) < _KNOWN_NAMES_MAX:
+                known.add(key)
+        if not probabilities:
+            # the common cases first: a float, a string, a missing value
+            kind = type(item)
+            if kind is float:
+                if item - item != 0.0:  # inf - inf and nan - nan are nan
+                    raise InvalidEvent(f"{field}.{key}: must be a finite number")
+                out[key] = item
+                continue
+            if kind is str and len(item) <= limits.max_string_length:
+                out[key] = item
+                continue
+            if item is None:
+                out[key] = None
+                continue
         where = f"{field}.{key}"
         if probabilities:
             p = _check_number(where, item)
