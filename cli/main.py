@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model": ("cli.model_cmd:model", "Bootstrap a champion, roll back, show aliases."),
     "detect": ("cli.detect:detect", "Compare a current table with a reference and report drift."),
     "profile": ("cli.profile:profile", "Save a reference table's profile for `detect`."),
+    "reference": ("cli.reference:reference", "Set the reference a model version is tested against."),
 }
 
 
