@@ -1,177 +1,297 @@
-"""``driftline demo``: start the stack, stream traffic whose distribution shifts halfway, and
-show the drift events as the worker publishes them."""
+"""``driftline demo``: the whole system on real traffic.
+
+It starts the stack (Kafka, PostgreSQL, MLflow, an SMTP sink), registers a champion model,
+starts the reference trainer and a worker, and streams a model's production traffic —
+features, the champion's predictions, and delayed labels — whose inputs shift and whose
+input→label relationship changes halfway. Then it prints what driftline does: drift results
+per window, the alerts that fire, the retrain decision, the training job's progress, the
+significance-tested promotion, the aliases in MLflow and the e-mails that arrived.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
-import signal
+import random
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 import orjson
 
+from cli.loop_demo import _describe, _mails, _start, _stop, _wait_for, default_mailbox
 from cli.settings_util import load_settings
 
 DRIFTLINE = str(Path(sys.executable).parent / "driftline")
+SERVICES = "kafka,postgres,mlflow,smtp"
+WINDOW_TESTS = ("ks", "chi2")
+REGIONS = ("north", "south", "east", "west")
 
 
-def _driftline(*args: str, env: dict[str, str] | None = None, capture: bool = False) -> str:
-    result = subprocess.run(  # noqa: S603
-        [DRIFTLINE, *args], env=env, text=True,
-        stdout=subprocess.PIPE if capture else None, check=False)
+def _driftline(*args: str, capture: bool = False) -> str:
+    result = subprocess.run([DRIFTLINE, *args], text=True, check=False,  # noqa: S603
+                            stdout=subprocess.PIPE if capture else None)
     if result.returncode != 0:
         raise click.ClickException(f"`driftline {' '.join(args)}` failed (exit {result.returncode})")
     return result.stdout or ""
 
 
-def _stack_env(services: str) -> dict[str, str]:
+def _stack_env() -> dict[str, str]:
     env: dict[str, str] = {}
-    for line in _driftline("stack", "env", "--only", services, capture=True).splitlines():
+    for line in _driftline("stack", "env", "--only", SERVICES, capture=True).splitlines():
         if line.startswith("export ") and "=" in line:
             name, _, value = line.removeprefix("export ").partition("=")
             env[name] = value.strip().strip("'\"")
     return env
 
 
-WINDOW_TESTS = ("ks", "chi2")
+# -- traffic ----------------------------------------------------------------------------------
+def truth(features: dict[str, Any], changed: bool) -> str:
+    """The world: before the change the label follows x1 + x2/2; after it, x2 - x1/2."""
+    if changed:
+        score = features["x2"] - 0.5 * features["x1"] + (0.3 if features["region"] == "east" else 0)
+    else:
+        score = features["x1"] + 0.5 * features["x2"] + (0.3 if features["region"] == "north" else 0)
+    return "yes" if score > 0 else "no"
 
 
-def _line(d: dict[str, Any]) -> str:
-    if d["test"] not in WINDOW_TESTS:
-        return click.style(f"  event  {d['window_start_seq']:>5}        {d['feature']:<10} "
-                           f"online detector {d['test']} fired", fg="yellow")
-    mark = click.style(f"drifted ({d['severity']})", fg="red") if d["drifted"] else \
-        click.style("ok", fg="green")
-    alert = {"fired": click.style("  ALERT FIRED", fg="red", bold=True),
-             "ongoing": "  alert ongoing", "recovered": click.style("  RECOVERED", fg="green"),
-             }.get(d.get("alert", "none"), "")
-    p = "—" if d["p_value"] is None else f"{d['p_value']:.2e}"
-    effect = "—" if d.get("effect") is None else f"{d['effect']:.3f}"
-    return (f"  events {d['window_start_seq']:>5}–{d['window_end_seq']:<5} {d['feature']:<10} "
-            f"{d['test']:<4} stat={d['statistic']:<8.3f} p={p:<9} psi={effect:<6} {mark}{alert}")
+def _noisy(label: str, rng: random.Random, rate: float = 0.05) -> str:
+    """Real labels are noisy: a few are wrong whatever the model does."""
+    return label if rng.random() >= rate else ("no" if label == "yes" else "yes")
 
 
-async def _watch(broker: str, topic: str, expected: int, timeout: float) -> list[dict[str, Any]]:
+def champion_probability(features: dict[str, Any]) -> float:
+    """What the champion (trained on the old world) predicts."""
+    score = features["x1"] + 0.5 * features["x2"] + (0.3 if features["region"] == "north" else 0)
+    return round(1 / (1 + math.exp(-3 * score)), 6)
+
+
+def traffic(model: str, n: int, shift_at: int, seed: int = 42) -> Iterator[tuple[str, dict]]:
+    """(topic, event) in arrival order. Before ``shift_at`` events are a few days old; after
+    it, the last few hours — which the trainer and the promotion check look at."""
+    rng = random.Random(seed)  # noqa: S311 - synthetic traffic
+    now = datetime.now(UTC)
+    labels: list[tuple[int, dict]] = []
+    for i in range(n):
+        changed = i >= shift_at
+        when = (now - timedelta(days=2) + timedelta(seconds=10 * i) if not changed
+                else now - timedelta(hours=3) + timedelta(seconds=3 * (i - shift_at)))
+        features = {"x1": round(rng.gauss(0.8 if changed else 0.0, 1.0), 4),
+                    "x2": round(rng.gauss(0.0, 1.0), 4),
+                    "region": rng.choices(REGIONS, weights=(1, 1, 3, 1) if changed else (2, 1, 1, 1))[0]}
+        p_yes = champion_probability(features)
+        base = {"schema_version": 1, "model_name": model, "model_version": "1",
+                "timestamp": when.isoformat()}
+        prediction_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        yield "features", {**base, "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                           "features": features}
+        yield "predictions", {**base, "event_id": prediction_id,
+                              "prediction": "yes" if p_yes > 0.5 else "no",
+                              "probabilities": {"yes": p_yes, "no": round(1 - p_yes, 6)},
+                              "features": features}
+        labels.append((i + rng.randrange(20, 120), {
+            **base, "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "timestamp": (when + timedelta(minutes=20)).isoformat(),
+            "prediction_event_id": prediction_id, "label": _noisy(truth(features, changed), rng),
+            "prediction_timestamp": when.isoformat()}))
+        while labels and labels[0][0] <= i:  # labels arrive a while later, roughly in order
+            yield "labels", labels.pop(0)[1]
+            labels.sort(key=lambda item: item[0])
+    for _, label in labels:
+        yield "labels", label
+
+
+async def _produce(broker: str, prefix: str, model: str, items: list[tuple[str, dict]],
+                   rate: float) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=broker.removeprefix("kafka://"), acks="all",
+                                linger_ms=5)
+    await producer.start()
+    try:
+        started, pending = time.monotonic(), []
+        for i, (topic, event) in enumerate(items):
+            pending.append(await producer.send(f"{prefix}{topic}", key=model.encode(),
+                                               value=orjson.dumps(event)))
+            ahead = (i + 1) / rate - (time.monotonic() - started)
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+# -- what driftline did -------------------------------------------------------------------------
+def _window_line(results: list[dict[str, Any]]) -> str:
+    first = results[0]
+    parts = []
+    for r in sorted(results, key=lambda r: r["feature"]):
+        if r["drifted"]:
+            text = click.style(f"{r['feature']} drifted ({r['severity']}, psi {r['effect']:.2f})",
+                               fg="red")
+        else:
+            text = click.style(f"{r['feature']} ok", fg="green")
+        if r.get("alert") == "fired":
+            text += click.style(" ALERT", fg="red", bold=True)
+        elif r.get("alert") == "recovered":
+            text += click.style(" RECOVERED", fg="green", bold=True)
+        parts.append(text)
+    kind = "model " if first["kind"] == "model_drift" else "inputs"
+    return (f"  {kind} events {first['window_start_seq']:>5}-{first['window_end_seq']:<5} "
+            + ", ".join(parts))
+
+
+def _describe_drift(record: dict[str, Any], windows: dict[tuple, list], say: Any) -> None:
+    if record["kind"] == "performance_drop" and record["test"] == "margin":
+        if record.get("alert") == "fired":
+            say(click.style(f"  performance {record['feature']} fell to {record['statistic']:.3f} "
+                            f"(reference {record['tests']['reference']['statistic']:.3f}) ALERT",
+                            fg="red", bold=True))
+        return
+    if record["test"] not in WINDOW_TESTS:
+        return
+    key = (record["kind"], record["window_start_seq"])
+    windows.setdefault(key, []).append(record)
+    expected = 3 if record["kind"] == "data_drift" else 2
+    if len(windows[key]) == expected:
+        say(_window_line(windows[key]))
+
+
+async def _follow(broker: str, prefix: str, say: Any, timeout: float) -> dict[str, Any] | None:
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker.removeprefix("kafka://"),
+    names = ("drift-events", "retrain-requests", "training-jobs", "promotion-events")
+    consumer = AIOKafkaConsumer(*(f"{prefix}{n}" for n in names),
+                                bootstrap_servers=broker.removeprefix("kafka://"),
                                 auto_offset_reset="earliest", group_id=None)
     await consumer.start()
-    seen: list[dict[str, Any]] = []
+    windows: dict[tuple, list] = {}
     try:
         deadline = time.monotonic() + timeout
-        windows = 0
-        while windows < expected and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    event = orjson.loads(record.value)
-                    seen.append(event)
-                    windows += event["test"] in WINDOW_TESTS
-                    click.echo(_line(event))
+        while time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                for message in records:
+                    record = orjson.loads(message.value)
+                    if message.topic.endswith("drift-events"):
+                        _describe_drift(record, windows, say)
+                        continue
+                    say(_describe(message.topic, record))
+                    if message.topic.endswith("promotion-events"):
+                        return dict(record)
+                    if message.topic.endswith("training-jobs") and record["status"] in (
+                            "failed", "cancelled"):
+                        return None
+        return None
     finally:
         await consumer.stop()
-    return seen
+
+
+async def _stream_and_follow(broker: str, prefix: str, model: str, items: list[tuple[str, dict]],
+                             rate: float, say: Any) -> dict[str, Any] | None:
+    producing = asyncio.create_task(_produce(broker, prefix, model, items, rate))
+    try:
+        return await _follow(broker, prefix, say, timeout=len(items) / rate + 240)
+    finally:
+        if not producing.done():
+            producing.cancel()
+        await asyncio.gather(producing, return_exceptions=True)
 
 
 @click.command()
-@click.option("--events", default=6000, show_default=True, type=click.IntRange(min=3000),
-              help="Events to stream; the shift starts halfway.")
-@click.option("--rate", default=3000.0, show_default=True, type=click.FloatRange(min=1),
-              help="Events per second.")
+@click.option("--events", default=6000, show_default=True, type=click.IntRange(min=4000),
+              help="Rows of traffic (features, predictions and labels each); the change is halfway.")
+@click.option("--rate", default=1500.0, show_default=True, type=click.FloatRange(min=1),
+              help="Messages per second across the three topics.")
 @click.option("--keep-stack", is_flag=True, help="Leave the services running afterwards.")
 def demo(events: int, rate: float, keep_stack: bool) -> None:
-    """Stream feature traffic with a shift halfway and show what driftline does about it."""
-    from cli.traffic import TrafficSpec, feature_events
+    """Stream a model's traffic through a change and show what driftline does about it."""
+    from cli.model_cmd import bootstrap_champion
+    from integrations.registry import ModelRegistry
 
     settings = load_settings()
-    services = "kafka,postgres"
-    was_running = subprocess.run(  # noqa: S603
-        [DRIFTLINE, "stack", "status", "--only", services, "--check"],
-        capture_output=True, check=False).returncode == 0
-    click.secho("1. starting the stack (Kafka KRaft, PostgreSQL)", bold=True)
-    _driftline("stack", "up", "--only", services)
-    stack = _stack_env(services)
+    was_running = subprocess.run([DRIFTLINE, "stack", "status", "--only", SERVICES, "--check"],  # noqa: S603
+                                 capture_output=True, check=False).returncode == 0
+    say = click.echo
+    say(click.style("1. the stack: Kafka (KRaft), PostgreSQL, MLflow, an SMTP sink", bold=True))
+    _driftline("stack", "up", "--only", SERVICES)
+    stack = _stack_env()
+    mailbox = default_mailbox()
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     workdir = (settings.state_dir / "demo" / stamp).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **stack, "APP_ID": f"driftline-demo-{stamp}",
-           "KAFKA__TOPICS__PREFIX": f"demo-{stamp}-", "WEB_ENABLED": "false",
-           "PYTHONUNBUFFERED": "1"}
-    spec = TrafficSpec(model_name="credit-risk", model_version="1",
-                       numeric=("income", "age", "debt_ratio"), categorical=("channel",),
-                       shifted=("income",), mass_shifted=("channel",), shift_at=events // 2,
-                       shift_sigma=1.0, mass_shift=0.2)
-    traffic = workdir / "traffic.jsonl"
-    traffic.write_bytes(b"\n".join(orjson.dumps(e) for e in feature_events(spec, events)) + b"\n")
-
-    click.secho("2. starting a worker", bold=True)
-    log_path = workdir / "worker.log"
-    with log_path.open("wb") as log:
-        worker = subprocess.Popen(  # noqa: S603
-            [DRIFTLINE, "worker", "-l", "info"], env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+    model, recipient = f"credit-risk-{stamp}", f"ml-team-{stamp}@example.test"
+    env = {**os.environ, **stack, "APP_ID": f"demo-{stamp}", "KAFKA__TOPICS__PREFIX": f"demo-{stamp}-",
+           "WEB_ENABLED": "false", "PYTHONUNBUFFERED": "1", "STATE_DIR": str(workdir / "state"),
+           "SMTP__RECIPIENTS": recipient, "TRAINER__POLL_SECONDS": "0.5",
+           "TRAINER__STEP_DELAY": "0.3", "TRAINER__WINDOW_HOURS": "12",
+           "PROMOTION__WINDOW_HOURS": "12", "PERFORMANCE__WINDOW_SIZE": "500"}
+    trainer = worker = None
     try:
-        deadline = time.monotonic() + 120
-        while "[^Worker]: Ready" not in log_path.read_text(errors="replace"):
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise click.ClickException(f"worker did not start; see {log_path}")
-            time.sleep(0.3)
-        windows = (events - settings.drift.reference_size) // settings.drift.window_size
-        features = len(spec.numeric) + len(spec.categorical)
-        click.secho(f"3. streaming {events} events at {rate:.0f}/s to {env['KAFKA__TOPICS__PREFIX']}"
-                    f"features; income shifts by 1σ and channel by 0.2 of its mass from event "
-                    f"{spec.shift_at}", bold=True)
-        replay = subprocess.Popen(  # noqa: S603
-            [DRIFTLINE, "replay", str(traffic), "--topic", "features", "--rate", str(rate)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        click.secho(f"4. drift events as they arrive (reference = first "
-                    f"{settings.drift.reference_size} events, windows of "
-                    f"{settings.drift.window_size}):", bold=True)
-        seen = asyncio.run(_watch(stack["KAFKA__BROKER"],
-                                  f"{env['KAFKA__TOPICS__PREFIX']}drift-events",
-                                  windows * features, timeout=events / rate + 120))
-        if replay.wait(timeout=120) != 0:
-            raise click.ClickException("replay failed")
-        tested = [d for d in seen if d["test"] in WINDOW_TESTS]
-        fired = sorted((d["feature"], d["window_start_seq"]) for d in tested
-                       if d.get("alert") == "fired")
-        click.secho("5. summary", bold=True)
-        click.echo(f"  {len(tested)} window test results over {windows} windows, "
-                   f"{len(seen) - len(tested)} online-detector detections")
-        click.echo("  alerts (a feature drifted in 2 of the last 3 windows): "
-                   + (", ".join(f"{f} at the window from event {s}" for f, s in fired) or "none"))
-        lone = sorted({d["feature"] for d in tested if d["drifted"]} - {f for f, _ in fired})
-        if lone:
-            click.echo(f"  drifted in a single window without an alert: {', '.join(lone)}")
-        time.sleep(2)  # let the sink's last batch land
-        _show_rows(stack["DATABASE__URL"], seen)
+        say(click.style(f"2. a champion for {model}, trained on how the world used to be", bold=True))
+        history = [next(traffic(model, 1, 10**9, seed=s))[1]["features"] for s in range(600)]
+        registered = settings.mlflow.registered_name(model)
+        noise = random.Random(7)  # noqa: S311 - synthetic labels
+        version = bootstrap_champion(stack["MLFLOW__TRACKING_URI"], registered, model, history,
+                                     [_noisy(truth(f, changed=False), noise) for f in history])
+        say(f"  {model} v{version} registered in MLflow; alias 'champion' -> v{version}")
+
+        say(click.style("3. the reference trainer and a worker", bold=True))
+        from cli.loop_demo import _free_port
+
+        port = _free_port()
+        env["TRAINER__URL"] = f"http://127.0.0.1:{port}"
+        trainer = _start(["trainer", "--port", str(port)], env, workdir / "trainer.log")
+        worker = _start(["worker", "-l", "info"], env, workdir / "worker.log")
+        import httpx
+
+        def trainer_up() -> bool:
+            try:
+                return httpx.get(f"{env['TRAINER__URL']}/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        _wait_for(trainer_up, trainer, "trainer", workdir / "trainer.log")
+        _wait_for(lambda: "[^Worker]: Ready" in (workdir / "worker.log").read_text(errors="replace"),
+                  worker, "worker", workdir / "worker.log")
+
+        shift = events // 2
+        items = list(traffic(model, events, shift))
+        say(click.style(f"4. streaming {events} rows (features, predictions, labels) at "
+                        f"{rate:.0f} msg/s; from row {shift} x1 and region shift and the label "
+                        "follows a new rule", bold=True))
+        say(f"   reference = first {settings.drift.reference_size} rows, windows of "
+            f"{settings.drift.window_size}; an alert fires when 2 of the last 3 windows drifted")
+        decision = asyncio.run(_stream_and_follow(stack["KAFKA__BROKER"],
+                                                  env["KAFKA__TOPICS__PREFIX"], model, items,
+                                                  rate, say))
+        if decision is None:
+            raise click.ClickException(f"no promotion decision; see the logs in {workdir}")
+
+        registry = ModelRegistry(stack["MLFLOW__TRACKING_URI"])
+        champion = registry.alias(registered, "champion")
+        previous = registry.alias(registered, "previous_champion")
+        say(click.style("5. aliases in MLflow", bold=True))
+        say(f"  champion -> v{champion.version if champion else '-'}, previous_champion -> "
+            f"v{previous.version if previous else '-'}")
+        say(click.style(f"6. the mailbox of {recipient} (SMTP sink)", bold=True))
+        deadline, mails = time.monotonic() + 30, []
+        while time.monotonic() < deadline:
+            mails = _mails(mailbox, recipient)
+            if any(word in m["subject"] for m in mails for word in ("promoted", "rejected")):
+                break
+            time.sleep(0.5)
+        for mail in mails:
+            say(f"  {mail['received_at'][11:19]}  {mail['subject']}")
+        say(click.style(f"logs and state: {workdir}", dim=True))
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(timeout=60)
-        click.echo(f"  worker stopped; its log: {log_path}")
+        _stop(worker)
+        _stop(trainer)
         if not keep_stack and not was_running:
-            _driftline("stack", "down", "--only", services)
-
-
-def _show_rows(url: str, seen: list[dict[str, Any]]) -> None:
-    from sqlalchemy import func, select
-
-    from storage.db import make_engine
-    from storage.models import DriftResult
-
-    engine = make_engine(url)
-    ids = [d["event_id"] for d in seen]
-    import uuid
-
-    with engine.connect() as conn:
-        stored = conn.execute(select(func.count()).select_from(DriftResult).where(
-            DriftResult.event_id.in_([uuid.UUID(i) for i in ids]))).scalar_one()
-    engine.dispose()
-    click.echo(f"  {stored} of {len(ids)} drift events stored in PostgreSQL table drift_results")
+            _driftline("stack", "down", "--only", SERVICES)

@@ -36,6 +36,7 @@ from tables.state import (
 )
 
 NAMESPACE = uuid.UUID("5b0d7c8e-4d52-4a55-9a53-6472696674c1")
+SEVERITY_ORDER = ("none", "low", "medium", "high")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -322,12 +323,16 @@ class FeatureMonitor:
         report = drift.compare(reference, values, self.config.policy)
         late = head.late_events - head.late_reported
         head.late_reported = head.late_events
+        changed: dict[str, list[DriftEvent]] = {"fired": [], "recovered": []}
         for feature in report.features:
             outcome = self._hygiene(head, feature.name, feature.drifted)
             event = self._event(head, bounds, feature, outcome, late)
             out.drift_events.append(event)
-            if outcome in ("fired", "recovered"):
-                out.alerts.append(self._alert(event, outcome))
+            if outcome in changed:
+                changed[outcome].append(event)
+        # one message per window and outcome, however many features it names
+        out.alerts.extend(self._alert(events, outcome) for outcome, events in changed.items()
+                          if events)
         out.metrics.extend(self._metrics(head, bounds, current))
         return out
 
@@ -408,35 +413,43 @@ class FeatureMonitor:
             current_size=index + 1, severity="low", alert="none", **self._common(head, point),
         )
 
-    def _alert(self, event: DriftEvent, outcome: str) -> Alert:
+    def _alert(self, events: Sequence[DriftEvent], outcome: str) -> Alert:
+        """The alert for the features of one window that fired (or recovered) together."""
         recovered = outcome == "recovered"
+        first = events[0]
         what = "model drift" if self.config.kind == "model_drift" else "drift"
-        subject = (f"[driftline] {event.model_name} v{event.model_version}: "
-                   f"{event.feature} {'recovered' if recovered else what + ' (' + event.severity + ')'}")
-        p = "n/a" if event.p_value is None else f"{event.p_value:.3g}"
-        summary = (
-            f"{event.feature} of {event.model_name} version {event.model_version} "
-            + ("is back in line with its reference" if recovered else
-               f"drifted in {self.config.alert_policy.k} of the last "
-               f"{self.config.alert_policy.m} windows")
-            + f". Latest window: events {event.window_start_seq}-{event.window_end_seq} "
-            f"({event.window_start_time} to {event.window_end_time}), {event.test} "
-            f"statistic {event.statistic:.4f}, p-value {p}, PSI "
-            f"{'n/a' if event.effect is None else format(event.effect, '.3f')}."
-        )
+        names = ", ".join(e.feature for e in events)
+        severity = max((e.severity for e in events), key=SEVERITY_ORDER.index)
+        subject = (f"[driftline] {first.model_name} v{first.model_version}: {what} "
+                   + (f"recovered on {names}" if recovered else f"({severity}) on {names}"))
+        lines = [
+            f"{names} of {first.model_name} version {first.model_version} "
+            + ("{} back in line with the reference".format("is" if len(events) == 1 else "are")
+               if recovered else f"drifted in at least {self.config.alert_policy.k} of the last "
+               f"{self.config.alert_policy.m} windows") + ".",
+            f"Latest window: events {first.window_start_seq}-{first.window_end_seq} "
+            f"({first.window_start_time} to {first.window_end_time}).",
+        ]
+        for e in events:
+            p = "n/a" if e.p_value is None else f"{e.p_value:.3g}"
+            psi = "n/a" if e.effect is None else f"{e.effect:.3f}"
+            lines.append(f"- {e.feature}: {e.test} statistic {e.statistic:.4f}, p-value {p}, "
+                         f"PSI {psi}, severity {e.severity}")
         return Alert(
-            event_id=_event_id("alert", event.event_id),
-            schema_version=SCHEMA_VERSION, model_name=event.model_name,
-            model_version=event.model_version, timestamp=event.timestamp,
+            event_id=_event_id("alert", outcome, *(e.event_id for e in events)),
+            schema_version=SCHEMA_VERSION, model_name=first.model_name,
+            model_version=first.model_version, timestamp=first.timestamp,
             kind="recovered" if recovered else "drift_alert",
-            severity="none" if recovered else event.severity,
-            subject=subject[:256], summary=summary,
-            dedup_key=f"{event.feature}|{event.window_start_seq}",
-            details={"feature": event.feature, "kind": self.config.kind, "test": event.test,
-                     "statistic": event.statistic, "p_value": event.p_value,
-                     "psi": event.effect, "window_start_seq": event.window_start_seq,
-                     "window_end_seq": event.window_end_seq},
-            source_event_id=event.event_id,
+            severity="none" if recovered else severity,
+            subject=subject[:256], summary="\n".join(lines),
+            dedup_key=f"{self.config.kind}|{outcome}|{first.window_start_seq}",
+            details={"features": [e.feature for e in events], "kind": self.config.kind,
+                     "window_start_seq": first.window_start_seq,
+                     "window_end_seq": first.window_end_seq,
+                     "results": {e.feature: {"test": e.test, "statistic": e.statistic,
+                                             "p_value": e.p_value, "psi": e.effect,
+                                             "severity": e.severity} for e in events}},
+            source_event_id=first.event_id,
         )
 
     def _metrics(self, head: ModelHead, bounds: WindowBounds, current: Chunk) -> list[MetricEvent]:

@@ -198,6 +198,7 @@ class PerformanceMonitor:
         metrics = self._metrics(head, values)
         out = MonitorOutput()
         first = not head.reference
+        changed: dict[str, list[DriftEvent]] = {"fired": [], "recovered": []}
         for name, value in metrics.items():
             reference = value if first else head.reference.get(name)
             out.metrics.append(MetricEvent(
@@ -209,14 +210,21 @@ class PerformanceMonitor:
                 window_start_time=bounds.start_time, window_end_time=bounds.end_time,
                 reference_value=reference))
             if not first and reference is not None:
-                out.extend(self._judge(head, bounds, name, value, reference))
+                event = self._judge(head, bounds, name, value, reference)
+                if event is not None:
+                    out.drift_events.append(event)
+                    if event.alert in changed:
+                        changed[event.alert].append(event)
+        # one message per window and outcome, however many metrics it names
+        out.alerts.extend(self._alert(head, bounds, events, outcome)
+                          for outcome, events in changed.items() if events)
         if first:
             head.reference = metrics
         head.window = WindowBounds(index=bounds.index + 1)
         return out
 
     def _judge(self, head: PerformanceHead, bounds: WindowBounds, metric: str, value: float,
-               reference: float) -> MonitorOutput:
+               reference: float) -> DriftEvent | None:
         if HIGHER_IS_BETTER[metric]:
             drop = reference - value
             dropped = drop > self.config.margin
@@ -228,12 +236,11 @@ class PerformanceMonitor:
         history, active = head.hygiene.get(metric, [[], False])
         state, outcome = step(AlertState(tuple(history), active), dropped, self.config.alert_policy)
         head.hygiene[metric] = [list(state.history), state.active]
-        out = MonitorOutput()
         if not dropped and outcome != "recovered":
-            return out
+            return None
         severity = "high" if effect > 2 * (self.config.margin if HIGHER_IS_BETTER[metric]
                                            else self.config.error_margin) else "medium"
-        event = DriftEvent(
+        return DriftEvent(
             event_id=_event_id(self.config.app_id, "q", head.model, head.version, bounds.index,
                                metric),
             schema_version=SCHEMA_VERSION, model_name=head.model, model_version=head.version,
@@ -247,22 +254,27 @@ class PerformanceMonitor:
             severity=severity if dropped else "none", alert=outcome,
             tests={"margin": {"statistic": value, "p_value": None},
                    "reference": {"statistic": reference, "p_value": None}})
-        out.drift_events.append(event)
-        if outcome in ("fired", "recovered"):
-            recovered = outcome == "recovered"
-            out.alerts.append(Alert(
-                event_id=_event_id("alert", event.event_id), schema_version=SCHEMA_VERSION,
-                model_name=head.model, model_version=head.version, timestamp=bounds.end_time,
-                kind="recovered" if recovered else "performance_drop",
-                severity="none" if recovered else severity,
-                subject=(f"[driftline] {head.model} v{head.version}: {metric} "
-                         + ("recovered" if recovered else
-                            f"dropped to {value:.3f} (reference {reference:.3f})"))[:256],
-                summary=(f"{metric} of {head.model} version {head.version} was {value:.4f} on "
-                         f"labelled predictions {bounds.start_seq}-{bounds.end_seq} "
-                         f"({bounds.start_time} to {bounds.end_time}); the reference window "
-                         f"had {reference:.4f}."),
-                dedup_key=f"{metric}|{bounds.index}",
-                details={"metric": metric, "value": value, "reference": reference},
-                source_event_id=event.event_id))
-        return out
+
+    def _alert(self, head: PerformanceHead, bounds: WindowBounds, events: Sequence[DriftEvent],
+               outcome: str) -> Alert:
+        recovered = outcome == "recovered"
+        names = ", ".join(e.feature for e in events)
+        severity = "high" if any(e.severity == "high" for e in events) else "medium"
+        lines = [f"On labelled predictions {bounds.start_seq}-{bounds.end_seq} of {head.model} "
+                 f"version {head.version} ({bounds.start_time} to {bounds.end_time}):"]
+        lines += [f"- {e.feature}: {e.statistic:.4f} (reference "
+                  f"{e.tests['reference']['statistic']:.4f})" for e in events if e.tests]
+        return Alert(
+            event_id=_event_id("alert", outcome, *(e.event_id for e in events)),
+            schema_version=SCHEMA_VERSION, model_name=head.model, model_version=head.version,
+            timestamp=bounds.end_time, kind="recovered" if recovered else "performance_drop",
+            severity="none" if recovered else severity,
+            subject=(f"[driftline] {head.model} v{head.version}: performance "
+                     + (f"recovered on {names}" if recovered else f"dropped on {names}"))[:256],
+            summary="\n".join(lines),
+            dedup_key=f"performance|{outcome}|{bounds.index}",
+            details={"features": [e.feature for e in events],
+                     "values": {e.feature: e.statistic for e in events},
+                     "references": {e.feature: e.tests["reference"]["statistic"]
+                                    for e in events if e.tests}},
+            source_event_id=events[0].event_id)

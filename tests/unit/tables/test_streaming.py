@@ -42,7 +42,7 @@ def test_alert_fires_once_while_the_shift_lasts_and_recovery_follows():
         assert 900 <= fired[0] <= 900 + 300, states  # within 2 windows of the change
         recovered = [s for s, a in states if a == "recovered"]
         assert len(recovered) == 1 and recovered[0] >= 2100, states
-        assert [a.kind for a in alerts if a.details["feature"] == feature] == \
+        assert [a.kind for a in alerts if feature in a.details["features"]] == \
             ["drift_alert", "recovered"]
     assert not any(e.drifted for e in window_events(events) if e.feature == "age" and e.alert != "none")
     recovered_event = next(e for e in events if e.alert == "recovered")
