@@ -209,8 +209,12 @@ class LabelJoin:
             self.store.set(_key("l", label.prediction_event_id), orjson.dumps({
                 "label": label.label, "time": label.timestamp,
                 "source": _ref_dict(label.source)}))
-            # A waiting label is indexed by the watermark hour it started waiting in.
-            since = head.watermark or label.timestamp
+            # A waiting label is indexed by when its prediction must have been made: the
+            # prediction's time if the label says it, else the label's own (a label follows its
+            # prediction). Once predictions that much newer have been seen, its prediction is
+            # not coming. Indexing by the watermark instead would expire labels that are merely
+            # consumed ahead of their predictions' topic.
+            since = label.prediction_timestamp or label.timestamp
             new.setdefault(_hour(datetime.fromisoformat(since)), []).append(
                 label.prediction_event_id)
         self._index(head, "li", new)

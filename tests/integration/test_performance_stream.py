@@ -21,7 +21,8 @@ def prediction_and_label(model: str, i: int, accurate: bool):
     truth = "yes" if i % 2 else "no"
     guess = truth if accurate else ("no" if truth == "yes" else "yes")
     p_yes = 0.85 if guess == "yes" else 0.15
-    when = T0 + timedelta(minutes=i)
+    # the first five predictions are two days older than the rest: past the one-day TTL
+    when = T0 + timedelta(minutes=i) - (timedelta(days=2) if i < 5 else timedelta(0))
     pid = str(uuid.UUID(int=random.Random(f"{model}{i}").getrandbits(128), version=4))
     prediction = {"event_id": pid, "schema_version": 1, "model_name": model,
                   "model_version": "1", "timestamp": when.isoformat(), "prediction": guess,
@@ -37,7 +38,7 @@ def test_late_out_of_order_labels_join_and_an_accuracy_drop_is_reported(
     worker_factory, broker, engine, unique
 ):
     model = f"{unique}-clf"
-    worker_factory(PERFORMANCE__WINDOW_SIZE="200", PERFORMANCE__JOIN_TTL_DAYS="0.5",
+    worker_factory(PERFORMANCE__WINDOW_SIZE="200", PERFORMANCE__JOIN_TTL_DAYS="1",
                    PERFORMANCE__LABEL_GRACE_HOURS="0.5", DRIFT__DETECTORS="[]")
     # 1,000 predictions a minute apart: 90% right for the first 600, then 80%
     pairs = [prediction_and_label(model, i, accurate=(i % 10 != 0) if i < 600 else (i % 5 != 0))
@@ -85,7 +86,7 @@ def test_late_out_of_order_labels_join_and_an_accuracy_drop_is_reported(
         broker, f"{unique}-dead-letters", lambda m: len(m) >= 8, timeout=120)]
     reasons = sorted(letter["reason"] for letter in letters)
     assert len(letters) == 8, reasons
-    assert sum("join TTL expired" in r for r in reasons) == 5
+    assert sum("1-day join TTL expired" in r for r in reasons) == 5
     assert sum("no prediction with this event_id" in r for r in reasons) == 3
 
     # every joined pair reached PostgreSQL, and the metrics with them
