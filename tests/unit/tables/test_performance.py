@@ -167,14 +167,14 @@ def test_labels_consumed_ahead_of_their_predictions_still_join():
     # the labels topic is read hours (of event time) ahead of the predictions topic
     join = LabelJoin(DictStore(), JoinConfig(ttl=timedelta(days=1), grace=timedelta(minutes=30)))
     join.add_predictions("m", [prediction(0, T0)])
-    later = [prediction(1 + i, T0 + timedelta(hours=5, minutes=i)) for i in range(3)]
+    later = [prediction(10 + i, T0 + timedelta(hours=5, minutes=i)) for i in range(3)]
     waiting = join.add_labels("m", [label(i, p.event_id, T0 + timedelta(hours=6),
                                           T0 + timedelta(hours=5, minutes=i))
                                     for i, p in enumerate(later)])
     assert waiting.joined == [] and waiting.rejected == []
     # predictions catch up hour by hour; none of the waiting labels is given up on early
     for hour in range(1, 5):
-        out = join.add_predictions("m", [prediction(10 + hour, T0 + timedelta(hours=hour))])
+        out = join.add_predictions("m", [prediction(hour, T0 + timedelta(hours=hour))])
         assert out.rejected == [], hour
     out = join.add_predictions("m", later)
     assert len(out.joined) == 3 and out.rejected == []
