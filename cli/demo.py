@@ -26,7 +26,15 @@ from typing import Any
 import click
 import orjson
 
-from cli.loop_demo import _describe, _mails, _start, _stop, _wait_for, default_mailbox
+from cli.demo_support import (
+    default_mailbox,
+    describe_loop_record,
+    free_port,
+    read_mails,
+    start_process,
+    stop_process,
+    wait_for,
+)
 from cli.settings_util import load_settings
 
 DRIFTLINE = str(Path(sys.executable).parent / "driftline")
@@ -182,7 +190,7 @@ async def _follow(broker: str, prefix: str, say: Any, timeout: float) -> dict[st
                     if message.topic.endswith("drift-events"):
                         _describe_drift(record, windows, say)
                         continue
-                    say(_describe(message.topic, record))
+                    say(describe_loop_record(message.topic, record))
                     if message.topic.endswith("promotion-events"):
                         return dict(record)
                     if message.topic.endswith("training-jobs") and record["status"] in (
@@ -243,12 +251,10 @@ def demo(events: int, rate: float, keep_stack: bool) -> None:
         say(f"  {model} v{version} registered in MLflow; alias 'champion' -> v{version}")
 
         say(click.style("3. the reference trainer and a worker", bold=True))
-        from cli.loop_demo import _free_port
-
-        port = _free_port()
+        port = free_port()
         env["TRAINER__URL"] = f"http://127.0.0.1:{port}"
-        trainer = _start(["trainer", "--port", str(port)], env, workdir / "trainer.log")
-        worker = _start(["worker", "-l", "info"], env, workdir / "worker.log")
+        trainer = start_process(["trainer", "--port", str(port)], env, workdir / "trainer.log")
+        worker = start_process(["worker", "-l", "info"], env, workdir / "worker.log")
         import httpx
 
         def trainer_up() -> bool:
@@ -257,8 +263,8 @@ def demo(events: int, rate: float, keep_stack: bool) -> None:
             except httpx.HTTPError:
                 return False
 
-        _wait_for(trainer_up, trainer, "trainer", workdir / "trainer.log")
-        _wait_for(lambda: "[^Worker]: Ready" in (workdir / "worker.log").read_text(errors="replace"),
+        wait_for(trainer_up, trainer, "trainer", workdir / "trainer.log")
+        wait_for(lambda: "[^Worker]: Ready" in (workdir / "worker.log").read_text(errors="replace"),
                   worker, "worker", workdir / "worker.log")
 
         shift = events // 2
@@ -283,7 +289,7 @@ def demo(events: int, rate: float, keep_stack: bool) -> None:
         say(click.style(f"6. the mailbox of {recipient} (SMTP sink)", bold=True))
         deadline, mails = time.monotonic() + 30, []
         while time.monotonic() < deadline:
-            mails = _mails(mailbox, recipient)
+            mails = read_mails(mailbox, recipient)
             if any(word in m["subject"] for m in mails for word in ("promoted", "rejected")):
                 break
             time.sleep(0.5)
@@ -291,7 +297,7 @@ def demo(events: int, rate: float, keep_stack: bool) -> None:
             say(f"  {mail['received_at'][11:19]}  {mail['subject']}")
         say(click.style(f"logs and state: {workdir}", dim=True))
     finally:
-        _stop(worker)
-        _stop(trainer)
+        stop_process(worker)
+        stop_process(trainer)
         if not keep_stack and not was_running:
             _driftline("stack", "down", "--only", SERVICES)

@@ -3,10 +3,8 @@ SMTP sink's mailbox, seeding labelled predictions, reading topics as records."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable
@@ -18,14 +16,9 @@ import httpx
 import orjson
 from sqlalchemy import Engine, insert
 
+from cli.demo_support import free_port, read_mails
 from storage.models import LabelledPrediction
 from tests.integration.conftest import DRIFTLINE, REPO, consume
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def closed_port() -> int:
@@ -76,18 +69,7 @@ def mailbox_path() -> Path:
 
 
 def mails_to(recipient: str) -> list[dict[str, Any]]:
-    path = mailbox_path()
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            mail = json.loads(line)
-        except ValueError:
-            continue
-        if recipient in mail.get("rcpt_tos", []):
-            out.append(mail)
-    return out
+    return read_mails(mailbox_path(), recipient)
 
 
 def wait_for_mail(recipient: str, done: Callable[[list[dict[str, Any]]], bool],
