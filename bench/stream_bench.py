@@ -115,6 +115,29 @@ async def committed(bootstrap: str, group: str, topic: str) -> int:
         await admin.close()
 
 
+def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path) -> float:
+    """Events/s of a faust agent that only counts: faust's own ceiling on this machine."""
+    log = workdir / "faust-noop.log"
+    env = {**os.environ, "BENCH_APP": f"noop{uuid.uuid4().hex[:8]}", "BENCH_TOPIC": topic,
+           "BENCH_BROKER": f"kafka://{bootstrap}", "BENCH_EVENTS": str(n),
+           "PYTHONPATH": str(REPO)}
+    with log.open("wb") as handle:
+        proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "bench.faust_noop",  # noqa: S603
+                                 "--datadir", str(workdir / "noop-data"), "worker", "-l", "warn"],
+                                env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=REPO)
+    try:
+        deadline = time.monotonic() + n / 500 + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            for line in log.read_text(errors="replace").splitlines():
+                if "RATE " in line:
+                    return float(line.rsplit("RATE ", 1)[1].split()[0])
+            time.sleep(0.5)
+        return float("nan")
+    finally:
+        stop(proc)
+
+
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -241,10 +264,14 @@ async def main() -> None:
     print(f"raw aiokafka consume: {raw:,.0f} events/s (runs: "
           f"{', '.join(f'{r:,.0f}' for r in raw_rates)})", file=sys.stderr)
 
+    noop = faust_noop(bootstrap, topic, min(args.events, 200_000), workdir)
+    print(f"faust no-op agent: {noop:,.0f} events/s", file=sys.stderr)
+
     proc = start_worker(env, workdir / "worker.log")
     rss_100k = peak = 0
     started = None
     done = 0
+    samples: dict[int, int] = {}  # events committed -> RSS (KiB), about every tenth
     try:
         while done < args.events:
             await asyncio.sleep(0.5)
@@ -255,6 +282,9 @@ async def main() -> None:
                 started = time.monotonic()
             rss = rss_kib(proc.pid)
             peak = max(peak, rss)
+            tenth = done * 10 // args.events
+            if tenth not in {k * 10 // args.events for k in samples}:
+                samples[done] = rss
             if done <= 100_000:
                 rss_100k = max(rss_100k, rss)
         elapsed = time.monotonic() - (started or time.monotonic())
@@ -277,13 +307,19 @@ async def main() -> None:
           f"windows of 1,000) |")
     print(f"| raw aiokafka consume (median of {args.repeat}) | {raw:,.0f} events/s |")
     print(f"| driftline worker | {worker_rate:,.0f} events/s |")
-    print(f"| ratio worker / raw | {worker_rate / raw:.2f} |")
+    print(f"| ratio worker / raw | {worker_rate / raw:.3f} |")
+    print(f"| faust agent that only counts (first {min(args.events, 200_000):,} events) | "
+          f"{noop:,.0f} events/s |")
+    print(f"| ratio worker / faust no-op | {worker_rate / noop:.2f} |")
     print(f"| produce → drift event latency at {rate:,.0f} events/s | p50 {p50 * 1000:,.0f} ms, "
           f"p99 {p99 * 1000:,.0f} ms ({count} windows) |")
     print(f"| peak RSS after 100,000 events | {rss_100k / 1024:,.0f} MiB |")
     print(f"| peak RSS after {args.events:,} events | {peak / 1024:,.0f} MiB "
           f"({peak / max(rss_100k, 1):.2f}x) |")
-    print(f"| changelog bytes per 1,000 events | {changelog / (args.events / 1000):,.0f} |")
+    print(f"| changelog bytes per 1,000 events (retained; compaction may have run) | "
+          f"{changelog / (args.events / 1000):,.0f} |")
+    print("| RSS along the run | "
+          + ", ".join(f"{k:,}: {v / 1024:,.0f} MiB" for k, v in sorted(samples.items())) + " |")
 
 
 if __name__ == "__main__":

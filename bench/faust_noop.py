@@ -1,0 +1,34 @@
+"""A faust app whose only agent counts events — the ceiling faust itself puts on a worker.
+
+Run by ``bench/stream_bench.py`` (``python -m faust -A bench.faust_noop worker``); prints
+``RATE <events/s>`` once it has seen ``BENCH_EVENTS`` events.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import faust
+
+app = faust.App(os.environ["BENCH_APP"], broker=os.environ["BENCH_BROKER"], store="memory://",
+                topic_partitions=int(os.environ.get("BENCH_PARTITIONS", "4")),
+                web_enabled=False)
+topic = app.topic(os.environ["BENCH_TOPIC"], key_type=bytes, value_type=bytes,
+                  key_serializer="raw", value_serializer="raw")
+TARGET = int(os.environ["BENCH_EVENTS"])
+state = {"seen": 0, "started": 0.0}
+
+
+@app.agent(topic, concurrency=1)
+async def count(stream: faust.StreamT[bytes]) -> None:
+    # the same batching the driftline agents use
+    async for events in stream.take_events(500, within=1.0):
+        if not state["started"]:
+            state["started"] = time.monotonic()
+        state["seen"] += len(events)
+        if state["seen"] >= TARGET:
+            rate = state["seen"] / (time.monotonic() - state["started"])
+            print(f"RATE {rate:.0f}", file=sys.stderr, flush=True)
+            state["seen"] = -(10**12)  # report once
