@@ -18,18 +18,20 @@ from storage.governance_repository import (
     save_training_jobs,
 )
 from streams.deadletters import send_dead_letter
+from streams.telemetry import handling
 from streams.topics import promotion_events_topic, retrain_requests_topic, training_jobs_topic
 
 
 async def _sink(stream: faust.StreamT[bytes], record: type[Event], name: str, save: SaveFn) -> None:
     async for events in stream.take_events(500, within=1.0):
-        batch: list[tuple[EventT, Any]] = []
-        for event in events:
-            try:
-                batch.append((event, decode(event.message.value, record, LIMITS)))
-            except InvalidEvent as exc:
-                await send_dead_letter(event, exc.reason)
-        await write_batch(name, save, batch)
+        with handling(events):
+            batch: list[tuple[EventT, Any]] = []
+            for event in events:
+                try:
+                    batch.append((event, decode(event.message.value, record, LIMITS)))
+                except InvalidEvent as exc:
+                    await send_dead_letter(event, exc.reason)
+            await write_batch(name, save, batch)
 
 
 @app.agent(retrain_requests_topic, concurrency=1)

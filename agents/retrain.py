@@ -18,8 +18,10 @@ from faust.types import EventT
 from faust_app import app, settings
 from governance.ledger import LedgerState, RequestQueue, RetrainPlanner, RetrainRule, Trigger, as_trigger
 from governance.messages import retrain_alert, retrain_request
+from observability.metrics import RETRAIN_DECISIONS
 from schemas.events import DriftEvent, decode
 from schemas.spec import InvalidEvent
+from streams.telemetry import handling, use_event
 from streams.topics import alerts_topic, drift_events_topic, retrain_requests_topic
 from tables.feature_state import writing_for
 from tables.governance import retrain_ledger
@@ -70,12 +72,15 @@ async def process_batch(events: Sequence[EventT]) -> int:
         for decision in decisions:
             queue.push(decision.trigger, retrain_request(decision, registered, now))
         pending_state.append((items[-1][0], model, state))
+    trigger_of = {model: event for event, model, _ in pending_state}
     # most urgent first, across models: the training agent submits in this order
     for request in queue.drain():
         key = request.model_name.encode()
-        await retrain_requests_topic.send(key=key, value=request.dumps())
-        await alerts_topic.send(key=key, value=retrain_alert(request).dumps())
-        log.info("retrain %s for %s: %s", request.decision, request.model_name, request.reason)
+        with use_event(trigger_of.get(request.model_name)):
+            await retrain_requests_topic.send(key=key, value=request.dumps())
+            await alerts_topic.send(key=key, value=retrain_alert(request).dumps())
+            log.info("retrain %s for %s: %s", request.decision, request.model_name, request.reason)
+        RETRAIN_DECISIONS.labels(request.decision).inc()
         published += 1
     for event, model, state in pending_state:
         with writing_for(event):
@@ -88,6 +93,7 @@ async def plan_retraining(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(settings.retrain.batch_size,
                                            within=settings.retrain.batch_seconds):
         try:
-            await process_batch(events)
+            with handling(events):
+                await process_batch(events)
         except Exception:  # a bug must not kill the agent; the batch is logged for replay
             log.exception("retrain agent failed on a batch of %d event(s)", len(events))
