@@ -18,7 +18,7 @@ from schemas.events import Event, decode
 from schemas.spec import InvalidEvent
 from streams.deadletters import send_dead_letter
 from streams.publish import publish_output
-from streams.telemetry import use_event
+from streams.telemetry import use_event, use_events
 from tables.buffered import BufferedStore
 from tables.feature_state import TableStore
 from tables.monitor import FeatureMonitor, MonitorConfig, MonitorOutput, Observation
@@ -90,7 +90,7 @@ async def apply_and_publish(model: str, items: Sequence[tuple[EventT, Any]],
         for event, _ in items:
             await send_dead_letter(event, f"internal error in {what}: {exc!r}")
         return False
-    with use_event(items[-1][0]):  # outputs join the trace of the event that completed them
+    with use_events(event for event, _ in items):  # outputs join the trace of the last event
         if publish is None:
             await publish_output(model.encode(), out)  # type: ignore[arg-type]
         else:

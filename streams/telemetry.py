@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,7 +26,7 @@ _SPANS: ContextVar[dict[int, Any] | None] = ContextVar("driftline_event_spans", 
 class TracedTopic(faust.Topic):
     """A topic whose ``send`` adds the current trace context to the message headers."""
 
-    async def send(self, *, headers: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def send(self, *, headers: Any = None, **kwargs: Any) -> Any:
         if tracing.enabled():
             headers = tracing.inject(headers)
         return await super().send(headers=headers, **kwargs)
@@ -97,3 +97,15 @@ def use_event(event: EventT | None) -> contextlib.AbstractContextManager[Any]:
     if spans is None or event is None:
         return tracing.NOTHING
     return tracing.activate(spans.get(id(event)))
+
+
+def use_events(events: Iterable[EventT]) -> contextlib.AbstractContextManager[Any]:
+    """:func:`use_event` for the last of ``events`` that has a span (what they produced
+    together joins its trace); ``events`` is not read while tracing is off."""
+    if not tracing.enabled():
+        return tracing.NOTHING
+    spans = _SPANS.get()
+    if spans is None:
+        return tracing.NOTHING
+    traced = [spans[id(e)] for e in events if id(e) in spans]
+    return tracing.activate(traced[-1] if traced else None)

@@ -14,7 +14,7 @@ from cli.replay import line_trace
 from integrations.trainer import TrainerClient
 from observability import tracing
 from settings import TracingSettings
-from streams.telemetry import TracedTopic, handling, use_event
+from streams.telemetry import TracedTopic, handling, use_event, use_events
 from tests.unit.observability.conftest import CountingMessage, FakeEvent, events
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -98,6 +98,8 @@ async def test_agents_continue_the_replay_trace_from_topic_to_topic(spans, sent)
         with use_event(batch[1]):
             await drift_events.send(key=b"m", value=b"{}", headers=[("x", b"1")])
         await drift_events.send(key=b"m", value=b"{}")  # by default: the last traced event
+        with use_events([batch[0], batch[1]]):  # a group's outputs: its last traced event's
+            await drift_events.send(key=b"m", value=b"{}")
 
     features = {s.attributes["messaging.kafka.offset"]: s for s in spans.get_finished_spans()
                 if s.name == "process features"}
@@ -111,6 +113,7 @@ async def test_agents_continue_the_replay_trace_from_topic_to_topic(spans, sent)
                                                           features[0].context.span_id)
     assert sent[1]["headers"] == [("x", b"1")]  # the untraced event's output stays untraced
     assert _ids(tracing.extract(sent[2]["headers"]))[1] == features[2].context.span_id
+    assert _ids(tracing.extract(sent[3]["headers"]))[1] == features[0].context.span_id
 
     downstream = events("drift-events", [sent[0]["headers"]])
     with handling(downstream):  # the drift-events sink, say
@@ -211,9 +214,13 @@ async def test_tracing_off_costs_nothing(monkeypatch, sent):
 
     with line_trace("features", 1) as headers:
         assert headers is None
+    def untouchable():
+        raise AssertionError("events read while tracing is off")
+        yield
+
     with handling(batch):
         assert not trace.get_current_span().get_span_context().is_valid
-        with use_event(batch[0]), tracing.span("inner") as inner:
+        with use_event(batch[0]), use_events(untouchable()), tracing.span("inner") as inner:
             assert inner is None
             await topic.send(key=b"m", value=b"{}", headers=own)
     assert CountingMessage.reads == 0
