@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.traffic import TrafficSpec, feature_events
+from governance.synthetic import drift_event, labelled_rows
 from tests.integration.conftest import produce, run_cli
+from tests.integration.loop_support import now, seed_labelled
+from tests.integration.test_governed_loop import (  # noqa: F401 - fixtures
+    _write_csv,
+    loop_env,
+    tracking_uri,
+    trainer,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -238,3 +247,61 @@ def test_a_replayed_event_is_traced_through_the_agents_and_logged_with_its_trace
     (warning,) = [d for d in lines if d["message"].startswith(f"dead letter {topic}")]
     assert warning["level"] == "WARNING" and warning["trace_id"] == bad_root["trace_id"]
     assert warning["span_id"] == bad_features["span_id"]
+
+
+def test_the_governed_loop_carries_the_trace_into_the_trainer_and_mlflow(
+        unique, loop_env, trainer, worker_factory, engine, tmp_path: Path):  # noqa: F811
+    model = f"{unique}-model"
+    end = now() - timedelta(minutes=1)
+    old = list(labelled_rows(model, 400, relation="original", seed=1, end=end - timedelta(days=30)))
+    _write_csv(tmp_path / "old.csv", old)
+    run_cli(loop_env, "model", "bootstrap", model, "--from", str(tmp_path / "old.csv"))
+    seed_labelled(engine, labelled_rows(model, 600, relation="flipped", seed=2, end=end))
+    drift = tmp_path / "drift.jsonl"
+    drift.write_bytes(b"\n".join(drift_event(model, feature, severity="high", when=now()).dumps()
+                                 for feature in ("x1", "x2", "region")) + b"\n")
+
+    with otlp_collector() as collector:
+        traced = {"TRACING__ENABLED": "true", "TRACING__ENDPOINT": collector.url,
+                  "OTEL_BSP_SCHEDULE_DELAY": "200"}
+        worker_factory(**{**loop_env, **traced, "TRAINER__URL": trainer.url})
+        run_cli({**loop_env, **traced}, "replay", str(drift), "--topic", "drift-events", "--raw")
+
+        def complete() -> list[dict] | None:
+            spans = collector.snapshot()
+            names = {s["name"] for s in spans}
+            done = ({"mlflow promote", f"process {unique}-promotion-events"} <= names
+                    and sum(s["name"] == "smtp send" for s in spans) >= 2)
+            return spans if done else None
+
+        spans = wait_for("the loop's spans, from drift event to promotion and mail", complete,
+                         timeout=240)
+
+    by_id = {s["span_id"]: s for s in spans}
+    roots = {s["span_id"] for s in spans if s["component"] == "replay" and s["parent"] == ""}
+    assert len(roots) == 3
+
+    def root_of(span: dict) -> str | None:
+        while span["parent"]:
+            if span["parent"] not in by_id:
+                return None
+            span = by_id[span["parent"]]
+        return span["span_id"]
+
+    promote = next(s for s in spans if s["name"] == "mlflow promote")
+    trace_id = promote["trace_id"]
+    in_trace = [s for s in spans if s["trace_id"] == trace_id]
+    # one unbroken chain: every span of that trace leads back to a replayed line
+    assert all(root_of(s) in roots for s in in_trace), [(s["name"], s["parent"]) for s in in_trace]
+    names = {(s["attributes"].get("driftline.agent"), s["name"]) for s in in_trace}
+    for agent, topic in (("plan_retraining", "drift-events"), ("dispatch_training", "retrain-requests"),
+                         ("promote_candidates", "training-jobs"),
+                         ("store_promotion_events", "promotion-events"), ("notify", "alerts")):
+        assert (agent, f"process {unique}-{topic}") in names, (agent, sorted(names))
+    plain = {name for _, name in names}
+    # HTTP to the training service (submit, then the timer's polls), MLflow, SMTP
+    assert {"POST /jobs", "GET /jobs/{job_id}", "mlflow load model", "mlflow alias",
+            "smtp send"} <= plain, sorted(plain)
+    post = next(s for s in in_trace if s["name"] == "POST /jobs")
+    assert by_id[post["parent"]]["attributes"]["driftline.agent"] == "dispatch_training"
+    assert post["attributes"]["http.response.status_code"] in (200, 201, 202)
