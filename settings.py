@@ -347,6 +347,21 @@ class PromotionSettings(BaseModel):
     drift_check_hours: float = Field(default=24.0, gt=0)
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces: ``driftline replay`` starts one per line, every agent continues it
+    from the Kafka headers (W3C ``traceparent``), HTTP calls to the trainer and MLflow carry it."""
+
+    enabled: bool = False
+    #: OTLP/HTTP (protobuf) traces URL; unset: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or
+    #: OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces, or http://localhost:4318/v1/traces
+    endpoint: str | None = None
+    service_name: str = "driftline"
+    #: share of new traces recorded; agents follow the sampling decision of the trace they continue
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    #: ``otlp`` in production, ``console`` to print spans while debugging
+    exporter: Literal["otlp", "console"] = "otlp"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -357,6 +372,8 @@ class Settings(BaseSettings):
     app_id: str = "driftline"
     state_dir: Path = DEFAULT_STATE_DIR
     log_level: Literal["debug", "info", "warn", "error"] = "info"
+    #: ``json``: one JSON object per log record (with trace_id/span_id while a span is active)
+    log_format: Literal["text", "json"] = "text"
     web_enabled: bool = True
     web_port: int = Field(default=6066, ge=1, le=65535)
     #: Address the worker's web server (and its /metrics) listens on; 0.0.0.0 in a container.
@@ -374,6 +391,7 @@ class Settings(BaseSettings):
     trainer: TrainerSettings = TrainerSettings()
     retrain: RetrainSettings = RetrainSettings()
     promotion: PromotionSettings = PromotionSettings()
+    tracing: TracingSettings = TracingSettings()
 
     @model_validator(mode="after")
     def _app_id_is_a_kafka_name(self) -> Settings:

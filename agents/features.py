@@ -11,6 +11,7 @@ from faust.types import EventT
 from agents.monitoring import apply_and_publish, decode_batch, monitor_config, monitor_step, utc
 from faust_app import app, settings
 from schemas.events import FeatureEvent
+from streams.telemetry import handling
 from streams.topics import features_topic
 from tables.monitor import Observation
 
@@ -49,4 +50,5 @@ async def process_batch(events: Sequence[EventT]) -> int:
 async def monitor_features(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(settings.drift.batch_size,
                                            within=settings.drift.batch_seconds):
-        await process_batch(events)
+        with handling(events):
+            await process_batch(events)

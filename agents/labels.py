@@ -15,6 +15,7 @@ from schemas.events import LabelEvent, LabelledPredictionEvent
 from schemas.spec import SCHEMA_VERSION
 from streams.deadletters import send_dead_letter_for
 from streams.publish import publish
+from streams.telemetry import handling
 from streams.topics import labelled_predictions_topic, labels_topic
 from tables.feature_state import JoinStore
 from tables.label_join import JoinConfig, JoinOutput, LabelIn, LabelJoin, SourceRef
@@ -67,4 +68,5 @@ async def process_batch(events: Sequence[EventT]) -> None:
 async def join_labels(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(settings.drift.batch_size,
                                            within=settings.drift.batch_seconds):
-        await process_batch(events)
+        with handling(events):
+            await process_batch(events)

@@ -18,6 +18,7 @@ from schemas.events import Event, decode
 from schemas.spec import InvalidEvent
 from streams.deadletters import send_dead_letter
 from streams.publish import publish_output
+from streams.telemetry import use_event, use_events
 from tables.buffered import BufferedStore
 from tables.feature_state import TableStore
 from tables.monitor import FeatureMonitor, MonitorConfig, MonitorOutput, Observation
@@ -63,7 +64,8 @@ async def decode_batch(events: Sequence[EventT], record: type[R],
             await send_dead_letter(event, exc.reason)
             continue
         if reroute is not None and message.key != parsed.model_name.encode():
-            await reroute(event, parsed)
+            with use_event(event):
+                await reroute(event, parsed)
             continue
         groups.setdefault((parsed.model_name, parsed.model_version), []).append((event, parsed))
     return groups
@@ -88,10 +90,11 @@ async def apply_and_publish(model: str, items: Sequence[tuple[EventT, Any]],
         for event, _ in items:
             await send_dead_letter(event, f"internal error in {what}: {exc!r}")
         return False
-    if publish is None:
-        await publish_output(model.encode(), out)  # type: ignore[arg-type]
-    else:
-        await publish(model, out)
+    with use_events(event for event, _ in items):  # outputs join the trace of the last event
+        if publish is None:
+            await publish_output(model.encode(), out)  # type: ignore[arg-type]
+        else:
+            await publish(model, out)
     store.commit()
     return True
 

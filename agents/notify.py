@@ -22,10 +22,14 @@ from agents.sinks import engine
 from faust_app import app, settings
 from governance.emails import render
 from integrations.mailer import Mailer, SmtpConfig
+from observability import tracing
+from observability.logs import correlated
+from observability.metrics import EMAILS
 from schemas.events import Alert, decode
 from schemas.spec import InvalidEvent
 from storage.governance_repository import notification_history, record_notification
 from streams.deadletters import send_dead_letter
+from streams.telemetry import handling
 from streams.topics import alerts_topic
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ MAILER = Mailer(SmtpConfig(
 
 
 async def _record(alert: Alert, status: str, attempts: int = 0, error: str | None = None) -> None:
+    EMAILS.labels(status).inc()  # once per decision: a replayed alert is not recorded again
     try:
         await asyncio.to_thread(
             record_notification, engine(), alert_id=alert.event_id, model_name=alert.model_name,
@@ -72,7 +77,9 @@ async def handle(event: EventT, alert: Alert) -> str:
             await _record(alert, "rate_limited")
             return "rate_limited"
     message = render(alert, sender=_s.sender, recipients=_s.recipient_list, now=now)
-    result = await MAILER.send(message)
+    with tracing.span("smtp send", kind=tracing.SpanKind.CLIENT, attributes={
+            "server.address": _s.host, "server.port": _s.port, "driftline.alert.kind": alert.kind}):
+        result = await MAILER.send(message)
     if result.delivered:
         await _record(alert, "sent", result.attempts)
         log.info("mailed %s alert for %s: %s", alert.kind, alert.model_name, alert.subject)
@@ -86,13 +93,15 @@ async def handle(event: EventT, alert: Alert) -> str:
 @app.agent(alerts_topic, concurrency=1)
 async def notify(stream: faust.StreamT[bytes]) -> None:
     async for event in stream.events():
-        try:
-            alert = decode(event.message.value, Alert, LIMITS)
-        except InvalidEvent as exc:
-            await send_dead_letter(event, exc.reason)
-            continue
-        try:
-            await handle(event, alert)
-        except Exception as exc:
-            log.exception("notifying %s failed", alert.event_id)
-            await send_dead_letter(event, f"notifier error: {exc!r}"[:1000])
+        with handling([event]):
+            try:
+                alert = decode(event.message.value, Alert, LIMITS)
+            except InvalidEvent as exc:
+                await send_dead_letter(event, exc.reason)
+                continue
+            try:
+                with correlated(alert.event_id):
+                    await handle(event, alert)
+            except Exception as exc:
+                log.exception("notifying %s failed", alert.event_id)
+                await send_dead_letter(event, f"notifier error: {exc!r}"[:1000])

@@ -9,6 +9,7 @@ import faust
 from agents.monitoring import apply_and_publish, decode_batch
 from faust_app import app, settings
 from schemas.events import LabelledPredictionEvent
+from streams.telemetry import handling
 from streams.topics import labelled_predictions_topic
 from tables.performance import PerformanceConfig, PerformanceMonitor
 
@@ -25,9 +26,10 @@ def performance_config(model: str) -> PerformanceConfig:
 async def monitor_performance(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(settings.drift.batch_size,
                                            within=settings.drift.batch_seconds):
-        groups = await decode_batch(events, LabelledPredictionEvent)
-        for (model, version), items in groups.items():
-            batch = [(e.message.offset, r) for e, r in items]
-            await apply_and_publish(
-                model, items, lambda store, m=model, v=version, b=batch: PerformanceMonitor(
-                    store, performance_config(m)).apply(m, v, b), "performance monitor")
+        with handling(events):
+            groups = await decode_batch(events, LabelledPredictionEvent)
+            for (model, version), items in groups.items():
+                batch = [(e.message.offset, r) for e, r in items]
+                await apply_and_publish(
+                    model, items, lambda store, m=model, v=version, b=batch: PerformanceMonitor(
+                        store, performance_config(m)).apply(m, v, b), "performance monitor")

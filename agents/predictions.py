@@ -17,6 +17,7 @@ from agents.monitoring import (
 )
 from faust_app import app, settings
 from schemas.events import PredictionEvent
+from streams.telemetry import handling
 from streams.topics import predictions_topic
 from tables.feature_state import JoinStore
 from tables.label_join import LabelJoin, PredictionIn, SourceRef
@@ -63,4 +64,5 @@ async def process_batch(events: Sequence[EventT]) -> None:
 async def monitor_predictions(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(settings.drift.batch_size,
                                            within=settings.drift.batch_seconds):
-        await process_batch(events)
+        with handling(events):
+            await process_batch(events)

@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any
 
 import faust
+from faust.types import EventT
 
 import drift
 from agents.sinks import engine
@@ -27,10 +28,13 @@ from faust_app import app, settings
 from governance.evaluation import PromotionPolicy, evaluate, model_outputs
 from governance.messages import promotion_alert, stable_id
 from integrations.registry import CHAMPION, DECISION_TAG, ModelRegistry
+from observability.logs import correlated
+from observability.metrics import PROMOTIONS
 from schemas.events import decode
 from schemas.governance import PromotionEvent, TrainingJob
 from schemas.spec import SCHEMA_VERSION, InvalidEvent
 from storage.governance_repository import load_labelled, split_rows
+from streams.telemetry import handling
 from streams.topics import alerts_topic, promotion_events_topic, training_jobs_topic
 from trainer.fit import feature_columns, feature_dicts, targets
 from trainer.training import PROFILE_ARTIFACT
@@ -144,12 +148,19 @@ def _empty() -> Any:
 @app.agent(training_jobs_topic, concurrency=1)
 async def promote_candidates(stream: faust.StreamT[bytes]) -> None:
     async for event in stream.events():
-        try:
-            job = decode(event.message.value, TrainingJob, LIMITS)
-        except InvalidEvent:
-            continue  # the training-jobs sink dead-letters it
-        if job.status != "succeeded" or not job.candidate_version:
-            continue
+        with handling([event]):
+            await consider(event)
+
+
+async def consider(event: EventT) -> None:
+    """Decide on one training job's candidate, if it succeeded, and publish the decision."""
+    try:
+        job = decode(event.message.value, TrainingJob, LIMITS)
+    except InvalidEvent:
+        return  # the training-jobs sink dead-letters it
+    if job.status != "succeeded" or not job.candidate_version:
+        return
+    with correlated(job.event_id):
         try:
             decision = await asyncio.to_thread(decide, job)
         except Exception as exc:
@@ -163,9 +174,10 @@ async def promote_candidates(stream: faust.StreamT[bytes]) -> None:
                 criteria={}, candidate_version=job.candidate_version, request_id=job.request_id,
                 job_id=job.job_id or None)
         if decision is None:
-            continue
+            return
         key = job.model_name.encode()
         await promotion_events_topic.send(key=key, value=decision.dumps())
         await alerts_topic.send(key=key, value=promotion_alert(decision).dumps())
+        PROMOTIONS.labels(decision.decision).inc()
         log.info("promotion of %s v%s: %s — %s", decision.registered_model,
                  decision.candidate_version, decision.decision, decision.reason[:300])

@@ -19,6 +19,7 @@ from schemas.redteam import RedTeamResult, check_storable
 from schemas.spec import InvalidEvent
 from storage.repository import save_red_team_results
 from streams.deadletters import send_dead_letter
+from streams.telemetry import handling
 from streams.topics import red_team_results_topic
 
 _KEY = settings.security.hmac_key.get_secret_value().encode() if settings.security.hmac_key else None
@@ -34,11 +35,12 @@ def pseudonymised(record: RedTeamResult) -> RedTeamResult:
 @app.agent(red_team_results_topic, concurrency=1)
 async def store_red_team_results(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(500, within=1.0):
-        batch: list[tuple[EventT, Any]] = []
-        for event in events:
-            try:
-                record = check_storable(decode(event.message.value, RedTeamResult, LIMITS))
-                batch.append((event, pseudonymised(record)))
-            except InvalidEvent as exc:
-                await send_dead_letter(event, exc.reason)
-        await write_batch("red_team_results", save_red_team_results, batch)
+        with handling(events):
+            batch: list[tuple[EventT, Any]] = []
+            for event in events:
+                try:
+                    record = check_storable(decode(event.message.value, RedTeamResult, LIMITS))
+                    batch.append((event, pseudonymised(record)))
+                except InvalidEvent as exc:
+                    await send_dead_letter(event, exc.reason)
+            await write_batch("red_team_results", save_red_team_results, batch)

@@ -9,6 +9,7 @@ replays the same triggers against the same state and republishes the same ids.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -27,10 +28,12 @@ from governance.ledger import (
     manual_trigger,
 )
 from governance.messages import retrain_alert, retrain_request
+from observability.metrics import RETRAIN_DECISIONS
 from schemas.events import DriftEvent, decode
 from schemas.governance import RetrainTrigger
 from schemas.spec import InvalidEvent
 from streams.deadletters import send_dead_letter
+from streams.telemetry import handling, use_event
 from streams.topics import alerts_topic, retrain_inputs_topic, retrain_requests_topic
 from tables.feature_state import writing_for
 from tables.governance import retrain_ledger
@@ -91,13 +94,19 @@ async def process_batch(events: Sequence[EventT]) -> int:
         for decision in decisions:
             queue.push(decision.trigger, retrain_request(decision, registered, now))
         pending_state.append((items[-1][0], model, state))
+    trigger_of = {model: event for event, model, _ in pending_state}
     # most urgent first, across models: the training agent submits in this order
+    delivered = []
     for request in queue.drain():
         key = request.model_name.encode()
-        await retrain_requests_topic.send(key=key, value=request.dumps())
-        await alerts_topic.send(key=key, value=retrain_alert(request).dumps())
-        log.info("retrain %s for %s: %s", request.decision, request.model_name, request.reason)
+        with use_event(trigger_of.get(request.model_name)):
+            delivered.append(await retrain_requests_topic.send(key=key, value=request.dumps()))
+            delivered.append(await alerts_topic.send(key=key, value=retrain_alert(request).dumps()))
+            log.info("retrain %s for %s: %s", request.decision, request.model_name, request.reason)
+        RETRAIN_DECISIONS.labels(request.decision).inc()
         published += 1
+    # the ledger moves on only once its decisions are on the broker (see tables/buffered.py)
+    await asyncio.gather(*delivered)
     for event, model, state in pending_state:
         with writing_for(event):
             retrain_ledger[ledger_key(model)] = state.encode()
@@ -109,6 +118,7 @@ async def plan_retraining(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(settings.retrain.batch_size,
                                            within=settings.retrain.batch_seconds):
         try:
-            await process_batch(events)
+            with handling(events):
+                await process_batch(events)
         except Exception:  # a bug must not kill the agent; the batch is logged for replay
             log.exception("retrain agent failed on a batch of %d event(s)", len(events))

@@ -34,6 +34,7 @@ from storage.repository import (
     save_metrics,
 )
 from streams.deadletters import send_dead_letter
+from streams.telemetry import handling
 from streams.topics import (
     dead_letters_topic,
     drift_events_topic,
@@ -84,13 +85,14 @@ async def sink(stream: faust.StreamT[bytes], record: type[Event], table: str,
                save: SaveFn) -> None:
     """Decode each batch (dead-lettering what does not validate) and write it to ``table``."""
     async for events in stream.take_events(500, within=1.0):
-        batch: list[tuple[EventT, Any]] = []
-        for event in events:
-            try:
-                batch.append((event, decode(event.message.value, record, LIMITS)))
-            except InvalidEvent as exc:
-                await send_dead_letter(event, exc.reason)
-        await write_batch(table, save, batch)
+        with handling(events):
+            batch: list[tuple[EventT, Any]] = []
+            for event in events:
+                try:
+                    batch.append((event, decode(event.message.value, record, LIMITS)))
+                except InvalidEvent as exc:
+                    await send_dead_letter(event, exc.reason)
+            await write_batch(table, save, batch)
 
 
 @app.agent(drift_events_topic, concurrency=1)
@@ -113,10 +115,11 @@ async def store_dead_letters(stream: faust.StreamT[bytes]) -> None:
     # A dead letter that cannot be stored stays in its topic; sending it to dead-letters
     # again would loop, so failures here are logged only.
     async for events in stream.take_events(500, within=1.0):
-        batch: list[tuple[EventT, Any]] = []
-        for event in events:
-            try:
-                batch.append((event, DeadLetter.loads(event.message.value)))
-            except Exception as exc:  # noqa: BLE001
-                log.error("unreadable dead letter at offset %s: %r", event.message.offset, exc)
-        await write_batch("dead_letters", save_dead_letters, batch, dead_letter_failures=False)
+        with handling(events):
+            batch: list[tuple[EventT, Any]] = []
+            for event in events:
+                try:
+                    batch.append((event, DeadLetter.loads(event.message.value)))
+                except Exception as exc:  # noqa: BLE001
+                    log.error("unreadable dead letter at offset %s: %r", event.message.offset, exc)
+            await write_batch("dead_letters", save_dead_letters, batch, dead_letter_failures=False)

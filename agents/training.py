@@ -26,9 +26,13 @@ from faust_app import app, settings
 from governance.messages import job_event, training_failed_alert
 from integrations.resilience import Backoff, CircuitBreaker, CircuitOpen
 from integrations.trainer import JobState, TrainerClient, TrainerRejected, TrainerUnavailable
+from observability import tracing
+from observability.logs import correlated
+from observability.metrics import TRAINING_JOBS
 from schemas.events import decode
 from schemas.governance import TERMINAL_JOB_STATUSES, RetrainRequest, TrainingJob
 from schemas.spec import InvalidEvent
+from streams.telemetry import handling, use_event
 from streams.topics import alerts_topic, retrain_requests_topic, training_jobs_topic
 from tables.feature_state import writing_for
 from tables.governance import training_inflight
@@ -57,6 +61,7 @@ def client() -> TrainerClient:
 
 async def publish(job: TrainingJob) -> None:
     await training_jobs_topic.send(key=job.model_name.encode(), value=job.dumps())
+    TRAINING_JOBS.labels(job.status).inc()
     _seen[job.request_id] = (job.status, round(job.progress, 2))
     if job.status in TERMINAL_JOB_STATUSES:
         _finished.add(job.request_id)
@@ -78,6 +83,8 @@ async def submit(event: EventT, request: RetrainRequest) -> None:
     info = {"request_id": request.request_id, "job_id": state.job_id,
             "model_name": request.model_name, "model_version": request.model_version,
             "registered_model": request.registered_model, "submitted_at": clock().isoformat()}
+    if trace := tracing.carrier():  # the poll timer publishes the job's states in this trace
+        info["trace"] = trace
     with writing_for(event):
         training_inflight[request.request_id.encode()] = orjson.dumps(info)
     await publish(job_event(request=request, job_id=state.job_id, status="submitted",
@@ -99,11 +106,13 @@ async def dispatch_training(stream: faust.StreamT[bytes]) -> None:
                     request.request_id.encode()) is None and request.request_id not in _finished:
                 accepted.append((event, request))
         accepted.sort(key=lambda item: (-item[1].priority, item[1].timestamp))
-        for event, request in accepted:
-            try:
-                await submit(event, request)
-            except Exception:
-                log.exception("dispatching request %s failed", request.request_id)
+        with handling(events):
+            for event, request in accepted:
+                try:
+                    with use_event(event), correlated(request.event_id):
+                        await submit(event, request)
+                except Exception:
+                    log.exception("dispatching request %s failed", request.request_id)
 
 
 def _changed(request_id: str, state: JobState) -> bool:
@@ -121,43 +130,48 @@ async def poll_once() -> int:
         request_id = info["request_id"]
         if request_id in _finished:
             continue
-        age = (now - datetime.fromisoformat(info["submitted_at"])).total_seconds()
-        try:
-            state = await client().status(info["job_id"])
-        except TrainerRejected as exc:
+        with tracing.resume(info.get("trace")):
+            published += await _poll_job(info, request_id, now)
+    return published
+
+
+async def _poll_job(info: dict[str, Any], request_id: str, now: datetime) -> int:
+    """Poll one job; publish its state if it changed. Returns the number published (0 or 1)."""
+    age = (now - datetime.fromisoformat(info["submitted_at"])).total_seconds()
+    try:
+        state = await client().status(info["job_id"])
+    except TrainerRejected as exc:
+        await publish(job_event(request=info, job_id=info["job_id"], status="failed",
+                                progress=0.0, now=now,
+                                message=f"the training service lost the job: {exc}"))
+        return 1
+    except (TrainerUnavailable, CircuitOpen) as exc:
+        failures = _poll_failures[request_id] = _poll_failures.get(request_id, 0) + 1
+        if failures >= settings.trainer.max_poll_failures:
             await publish(job_event(request=info, job_id=info["job_id"], status="failed",
                                     progress=0.0, now=now,
-                                    message=f"the training service lost the job: {exc}"))
-            published += 1
-            continue
-        except (TrainerUnavailable, CircuitOpen) as exc:
-            failures = _poll_failures[request_id] = _poll_failures.get(request_id, 0) + 1
-            if failures >= settings.trainer.max_poll_failures:
-                await publish(job_event(request=info, job_id=info["job_id"], status="failed",
-                                        progress=0.0, now=now,
-                                        message=f"status unknown after {failures} failed polls: {exc}"))
-                published += 1
-            continue
-        _poll_failures.pop(request_id, None)
-        if state.status not in TERMINAL_JOB_STATUSES and age > settings.trainer.job_timeout_seconds:
-            try:
-                await client().cancel(info["job_id"])
-            except (TrainerUnavailable, CircuitOpen, TrainerRejected):
-                pass
-            await publish(job_event(request=info, job_id=info["job_id"], status="failed",
-                                    progress=state.progress, now=now,
-                                    message=f"timed out after {age:.0f}s; cancelled"))
-            published += 1
-            continue
-        if _changed(request_id, state):
-            status = state.status if state.status in ("queued", "running", *TERMINAL_JOB_STATUSES) \
-                else "running"
-            await publish(job_event(request=info, job_id=state.job_id, status=status,
-                                    progress=state.progress, message=state.message, now=now,
-                                    candidate_version=state.candidate_version,
-                                    run_id=state.run_id, metrics=state.metrics))
-            published += 1
-    return published
+                                    message=f"status unknown after {failures} failed polls: {exc}"))
+            return 1
+        return 0
+    _poll_failures.pop(request_id, None)
+    if state.status not in TERMINAL_JOB_STATUSES and age > settings.trainer.job_timeout_seconds:
+        try:
+            await client().cancel(info["job_id"])
+        except (TrainerUnavailable, CircuitOpen, TrainerRejected):
+            pass
+        await publish(job_event(request=info, job_id=info["job_id"], status="failed",
+                                progress=state.progress, now=now,
+                                message=f"timed out after {age:.0f}s; cancelled"))
+        return 1
+    if _changed(request_id, state):
+        status = state.status if state.status in ("queued", "running", *TERMINAL_JOB_STATUSES) \
+            else "running"
+        await publish(job_event(request=info, job_id=state.job_id, status=status,
+                                progress=state.progress, message=state.message, now=now,
+                                candidate_version=state.candidate_version,
+                                run_id=state.run_id, metrics=state.metrics))
+        return 1
+    return 0
 
 
 @app.timer(interval=settings.trainer.poll_seconds)
@@ -171,17 +185,19 @@ async def poll_training_jobs() -> None:
 @app.agent(training_jobs_topic, concurrency=1)
 async def track_training_jobs(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(100, within=0.5):
-        for event in events:
-            try:
-                job = decode(event.message.value, TrainingJob, LIMITS)
-            except InvalidEvent:
-                continue  # the training-jobs sink dead-letters it
-            if job.status not in TERMINAL_JOB_STATUSES:
-                continue
-            key = job.request_id.encode()
-            if training_inflight.get(key) is not None:
-                with writing_for(event):
-                    del training_inflight[key]
-            if job.status == "failed":
-                await alerts_topic.send(key=job.model_name.encode(),
-                                        value=training_failed_alert(job).dumps())
+        with handling(events):
+            for event in events:
+                try:
+                    job = decode(event.message.value, TrainingJob, LIMITS)
+                except InvalidEvent:
+                    continue  # the training-jobs sink dead-letters it
+                if job.status not in TERMINAL_JOB_STATUSES:
+                    continue
+                key = job.request_id.encode()
+                if training_inflight.get(key) is not None:
+                    with writing_for(event):
+                        del training_inflight[key]
+                if job.status == "failed":
+                    with use_event(event):
+                        await alerts_topic.send(key=job.model_name.encode(),
+                                                value=training_failed_alert(job).dumps())

@@ -123,7 +123,8 @@ def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path) -> float:
            "PYTHONPATH": str(REPO)}
     with log.open("wb") as handle:
         proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "bench.faust_noop",  # noqa: S603
-                                 "--datadir", str(workdir / "noop-data"), "worker", "-l", "warn"],
+                                 "--datadir", str(workdir / "noop-data"), "worker", "--without-web",
+                                 "-l", "warn"],
                                 env=env, stdout=handle, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd=REPO)
     try:

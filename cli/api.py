@@ -29,7 +29,11 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
     import uvicorn
 
     from api.main import create_app
+    from observability import logs
 
+    json_logs = logs.logging_config(settings.log_level, settings.log_format,
+                                    loggers=("uvicorn", "uvicorn.error", "uvicorn.access"))
     uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port,
                 log_level="warning" if settings.log_level == "warn" else settings.log_level,
-                proxy_headers=True, server_header=False)
+                proxy_headers=True, server_header=False,
+                **({"log_config": json_logs} if json_logs is not None else {}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,22 @@ def check_line(raw: bytes, record: Any, limits: Any) -> tuple[bytes | None, str 
     return (name.encode() if isinstance(name, str) else None), None
 
 
+@contextmanager
+def line_trace(topic: str, number: int) -> Iterator[list[tuple[str, bytes]] | None]:
+    """With tracing on, a new trace for one line: its root span lasts the block, and the block
+    gets the span's context as Kafka headers (W3C ``traceparent``) to send with the line."""
+    from observability import tracing
+
+    span = tracing.start_span(f"send {topic}", kind=tracing.SpanKind.PRODUCER, root=True, attributes={
+        "messaging.system": "kafka", "messaging.operation.type": "send",
+        "messaging.destination.name": topic, "driftline.replay.line": number})
+    if span is None:
+        yield None
+        return
+    with span, tracing.activate(span):
+        yield tracing.inject(None)
+
+
 async def _produce(path: Path, topic: str, rate: float | None, raw: bool,
                    total: int) -> tuple[int, list[str]]:
     from aiokafka import AIOKafkaProducer
@@ -74,7 +91,8 @@ async def _produce(path: Path, topic: str, rate: float | None, raw: bool,
                     bad.append(f"line {number}: {reason}")
                     bar.update(1)
                     continue
-                pending.append(await producer.send(topic, value=line, key=key))
+                with line_trace(topic, number) as headers:
+                    pending.append(await producer.send(topic, value=line, key=key, headers=headers))
                 sent += 1
                 bar.update(1)
                 if len(pending) >= 1000:
@@ -111,11 +129,16 @@ def replay(file: Path, topic: str, rate: float | None, raw: bool) -> None:
         raise BadInput(f"{file}: cannot read: {exc.strerror}") from None
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
+    from observability import tracing
+
+    tracing.configure(load_settings().tracing, component="replay")
     try:
         sent, bad = asyncio.run(_produce(file, topic, rate, raw, total))
         topic = f"{load_settings().kafka.topics.prefix}{topic}"
     except (KafkaConnectionError, KafkaError) as exc:
         raise click.ClickException(f"kafka: {exc}") from None
+    finally:
+        tracing.shutdown()  # exports what is pending
     for line in bad[:50]:
         click.echo(f"{file}: {line}", err=True)
     if len(bad) > 50:

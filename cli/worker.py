@@ -43,8 +43,19 @@ def worker(loglevel: str | None, migrate: bool) -> None:
 
     _import_agents()
     from faust_app import app
+    from observability import logs, metrics, tracing
 
-    faust.Worker(app, loglevel=loglevel or settings.log_level).execute_from_commandline()
+    metrics.install(app)  # /metrics on WEB_PORT: faust's sensor and driftline's own series
+    tracing.configure(settings.tracing, component="worker")
+    level = loglevel or settings.log_level
+    json_logs = logs.logging_config(level, settings.log_format)
+    if json_logs is not None:
+        import logging
+
+        logging.captureWarnings(True)  # warnings become JSON records too
+    # quiet: with JSON logs the banner would be the only line that is not JSON
+    faust.Worker(app, loglevel=level, logging_config=json_logs,
+                 quiet=json_logs is not None).execute_from_commandline()
 
 
 def _import_agents() -> None:

@@ -5,7 +5,8 @@ the alias ``previous_champion`` (so ``driftline model rollback`` can restore it)
 versions get tags recording when, why and with what evidence.
 
 Only ``mlflow-skinny`` (plus scikit-learn to load the sklearn flavour) is needed here; mlflow
-is imported when a registry is made, not when this module is.
+is imported when a registry is made, not when this module is. Each call is a span when
+tracing is on, and the client's REST requests carry its context (``observability.mlflow_headers``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from observability.tracing import traced
 
 CHAMPION = "champion"
 PREVIOUS = "previous_champion"
@@ -53,6 +56,7 @@ class ModelRegistry:
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     # -- reading ----------------------------------------------------------------------------
+    @traced("mlflow alias")
     def alias(self, name: str, alias: str) -> Version | None:
         from mlflow.exceptions import MlflowException
 
@@ -64,10 +68,12 @@ class ModelRegistry:
             raise
         return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}))
 
+    @traced("mlflow version")
     def version(self, name: str, version: str) -> Version:
         mv = self.client.get_model_version(name, version)
         return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}))
 
+    @traced("mlflow require")
     def require(self, name: str, version: str | None = None) -> Version | None:
         """Raise :class:`UnknownModel` unless the model (and ``version``) exists."""
         from mlflow.exceptions import MlflowException
@@ -87,6 +93,7 @@ class ModelRegistry:
                 raise UnknownModel(f"{name!r} has no version {version!r}") from None
             raise
 
+    @traced("mlflow load model")
     def load(self, name: str, version: str) -> Any:
         """The fitted sklearn model of a version.
 
@@ -115,18 +122,22 @@ class ModelRegistry:
 
         return mlflow.sklearn.load_model(f"models:/{name}/{version}")
 
+    @traced("mlflow run params")
     def run_params(self, run_id: str) -> dict[str, str]:
         return dict(self.client.get_run(run_id).data.params)
 
+    @traced("mlflow download artifact")
     def download_run_artifact(self, run_id: str, path: str, dst: str) -> str:
         return self.client.download_artifacts(run_id, path, dst)
 
     # -- writing ----------------------------------------------------------------------------
+    @traced("mlflow tag version")
     def tag(self, name: str, version: str, tags: dict[str, Any]) -> None:
         for key, value in tags.items():
             text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
             self.client.set_model_version_tag(name, version, key, text[:MAX_TAG])
 
+    @traced("mlflow promote")
     def promote(self, name: str, candidate: str, evidence: dict[str, Any]) -> str | None:
         """Move ``champion`` to ``candidate``; the old champion keeps ``previous_champion``.
         Returns the previous champion's version (None if there was none)."""
@@ -140,6 +151,7 @@ class ModelRegistry:
         self.tag(name, candidate, {"driftline.promoted_at": now, **evidence})
         return previous.version if previous is not None else None
 
+    @traced("mlflow rollback")
     def rollback(self, name: str) -> tuple[str, str]:
         """Point ``champion`` back at ``previous_champion``; returns (from, to) versions.
 
@@ -158,6 +170,7 @@ class ModelRegistry:
                                              "driftline.rolled_back_to": previous.version})
         return (current.version if current is not None else "", previous.version)
 
+    @traced("mlflow set champion")
     def set_champion(self, name: str, version: str) -> None:
         self.client.set_registered_model_alias(name, CHAMPION, version)
         self.tag(name, version, {"driftline.promoted_at": datetime.now(UTC).isoformat(),

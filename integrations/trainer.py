@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import httpx
 
 from integrations.resilience import Backoff, CircuitBreaker, CircuitOpen, retry_after_seconds
+from observability import tracing
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +112,17 @@ class TrainerClient:
         return True
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        """One logical call: up to ``1 + retries`` attempts on transient failures."""
+        """One logical call (one client span): up to ``1 + retries`` attempts on transient
+        failures, each carrying the trace context."""
+        route = re.sub(r"^/jobs/[^/]+", "/jobs/{job_id}", path)
+        with tracing.span(f"{method} {route}", kind=tracing.SpanKind.CLIENT, attributes={
+                "http.request.method": method, "url.full": self.base_url + path,
+                "http.route": route, "peer.service": "training-service"}) as span:
+            kwargs["headers"] = tracing.inject(kwargs.get("headers"))
+            body = await self._attempts(method, path, span, **kwargs)
+        return body
+
+    async def _attempts(self, method: str, path: str, span: Any, **kwargs: Any) -> dict[str, Any]:
         last = ""
         for attempt in range(self.retries + 1):
             self.breaker.before_call()  # raises CircuitOpen: no point hammering a dead service
@@ -121,6 +133,8 @@ class TrainerClient:
                 last = f"{exc.__class__.__name__}: {exc}".strip()
                 self.breaker.record_failure()
             else:
+                if span is not None:
+                    span.set_attribute("http.response.status_code", response.status_code)
                 if response.status_code == 429 or response.status_code >= 500:
                     last = f"HTTP {response.status_code}"
                     wait = retry_after_seconds(response.headers.get("Retry-After"))

@@ -7,7 +7,9 @@ import logging
 from faust.types import EventT
 
 from faust_app import settings
+from observability import metrics, tracing
 from schemas.events import dead_letter
+from streams.telemetry import use_event
 from streams.topics import dead_letters_topic
 
 log = logging.getLogger(__name__)
@@ -15,10 +17,11 @@ log = logging.getLogger(__name__)
 
 async def send_dead_letter(event: EventT, reason: str) -> None:
     message = event.message
-    await send_dead_letter_for(
-        topic=message.topic, partition=message.partition, offset=message.offset,
-        key=message.key if isinstance(message.key, bytes) else None,
-        value=message.value if isinstance(message.value, bytes) else None, reason=reason)
+    with use_event(event):  # the letter joins the trace of the event it carries
+        await send_dead_letter_for(
+            topic=message.topic, partition=message.partition, offset=message.offset,
+            key=message.key if isinstance(message.key, bytes) else None,
+            value=message.value if isinstance(message.value, bytes) else None, reason=reason)
 
 
 async def send_dead_letter_for(*, topic: str, partition: int | None, offset: int | None,
@@ -27,4 +30,6 @@ async def send_dead_letter_for(*, topic: str, partition: int | None, offset: int
     letter = dead_letter(topic=topic, partition=partition, offset=offset, key=key, value=value,
                          reason=reason, app_id=settings.app_id)
     log.warning("dead letter %s[%s]@%s: %s", topic, partition, offset, reason)
+    metrics.DEAD_LETTERS.labels(topic, metrics.reason_class(reason)).inc()
+    tracing.add_event("dead letter", {"reason": reason[:500]})
     await dead_letters_topic.send(key=key, value=letter.dumps())

@@ -10,6 +10,7 @@ import asyncio
 
 from faust.types import TopicT
 
+from observability.metrics import count_drift
 from streams.topics import alerts_topic, drift_events_topic, performance_metrics_topic
 from tables.monitor import MonitorOutput
 
@@ -28,3 +29,4 @@ async def publish_output(key: bytes, out: MonitorOutput) -> None:
             pending.append(await topic.send(key=key, value=record.dumps()))
     if pending:
         await asyncio.gather(*pending)
+    count_drift(out.drift_events)

@@ -1,17 +1,20 @@
 """Topic declarations. Every topic is declared with an explicit partition count (the broker
 does not auto-create topics), and values stay raw bytes so a bad message can be dead-lettered
-whole instead of failing inside faust's deserialiser."""
+whole instead of failing inside faust's deserialiser. Their sends carry the trace context
+(:class:`streams.telemetry.TracedTopic`; nothing is added while tracing is off)."""
 
 from __future__ import annotations
 
 import faust
 
 from faust_app import app, settings
+from streams.telemetry import TracedTopic
 
 
 def _topic(*fields: str, **options: object) -> faust.TopicT:
-    return app.topic(
-        *(settings.kafka.topics.name(field) for field in fields),
+    return TracedTopic(
+        app,
+        topics=[settings.kafka.topics.name(field) for field in fields],
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",

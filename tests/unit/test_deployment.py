@@ -41,11 +41,14 @@ def known_metrics() -> set[str]:
     from faust.sensors.prometheus import FaustMetrics
 
     from api.metrics import HttpMetrics
+    from observability.metrics import REGISTRY, ConsumerLag
 
     worker = CollectorRegistry()
-    # the worker exposes faust's Prometheus sensor under the "driftline" prefix
+    # the worker exposes faust's Prometheus sensor under the "driftline" prefix, beside its own
     FaustMetrics.create(worker, "driftline")
-    return exposed_names(worker) | exposed_names(HttpMetrics().registry)
+    worker.register(ConsumerLag(None))  # type: ignore[arg-type] - no app: an empty family
+    own = {name for name in exposed_names(REGISTRY) if name.startswith("driftline_")}
+    return exposed_names(worker) | own | exposed_names(HttpMetrics().registry)
 
 
 def test_every_service_is_there_with_pinned_images(compose):
@@ -141,3 +144,14 @@ def test_dashboard_queries_name_metrics_and_tables_that_exist(dashboard):
 def test_a_misspelt_metric_would_be_caught():
     assert "driftline_api_http_requests_total" in known_metrics()
     assert "driftline_api_http_request_total" not in known_metrics()
+    assert {"driftline_dead_letters_total", "driftline_consumer_lag"} <= known_metrics()
+    assert "driftline_dead_letter_total" not in known_metrics()
+
+
+def test_the_worker_ships_traces_to_jaeger_over_otlp_http(compose):
+    env = compose["services"]["worker"]["environment"]
+    assert env["TRACING__ENABLED"] == "true"
+    endpoint = env["TRACING__ENDPOINT"]
+    assert endpoint.startswith("http://jaeger:") and endpoint.endswith("/v1/traces")
+    port = endpoint.split(":")[2].split("/")[0]
+    assert any(p.startswith(f"{port}:") for p in compose["services"]["jaeger"]["ports"])

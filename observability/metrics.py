@@ -1,0 +1,158 @@
+"""The worker's Prometheus metrics, on one registry with faust's own sensor.
+
+:func:`install` puts faust's Prometheus sensor (``setup_prometheus_sensors``, prefix
+``driftline``: throughput, sends, committed and end offsets, rebalances) on :data:`REGISTRY`
+and serves the lot at ``/metrics`` on the worker's web server (``WEB_PORT``). Counters here are
+updated at the pipeline's choke points (batch handling, dead letters, publishing, the loop
+agents' decisions); each update is a label lookup and an add, once per batch or decision.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    import faust
+
+REGISTRY = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
+
+#: seconds; a batch takes milliseconds to a few seconds (a window closing runs every test)
+BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+#: seconds from a message's Kafka timestamp to the end of the batch that handled it
+AGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0)
+
+EVENTS_PROCESSED = Counter(
+    "driftline_events_processed", "Events an agent finished handling (dead-lettered ones included).",
+    ["agent", "topic"], registry=REGISTRY)
+BATCH_DURATION = Histogram(
+    "driftline_batch_duration_seconds", "Time an agent took for one batch: decode, state, publish.",
+    ["agent"], buckets=BATCH_BUCKETS, registry=REGISTRY)
+EVENT_AGE = Histogram(
+    "driftline_event_age_seconds",
+    "Age of a batch's oldest event (its Kafka timestamp) when the agent finished the batch.",
+    ["agent"], buckets=AGE_BUCKETS, registry=REGISTRY)
+DEAD_LETTERS = Counter(
+    "driftline_dead_letters", "Messages sent to dead-letters, by source topic and reason class.",
+    ["topic", "reason"], registry=REGISTRY)
+DRIFT_TESTS = Counter(
+    "driftline_drift_tests", "Drift test results published (window tests and detector signals).",
+    ["kind", "test"], registry=REGISTRY)
+DRIFT_DETECTED = Counter(
+    "driftline_drift_detected", "Drift test results that found drift, by kind and severity.",
+    ["kind", "severity"], registry=REGISTRY)
+RETRAIN_DECISIONS = Counter(
+    "driftline_retrain_decisions", "Retrain decisions published, by decision.",
+    ["decision"], registry=REGISTRY)
+TRAINING_JOBS = Counter(
+    "driftline_training_jobs", "Training job states published, by state.",
+    ["state"], registry=REGISTRY)
+PROMOTIONS = Counter(
+    "driftline_promotion_decisions", "Promotion decisions published, by decision.",
+    ["decision"], registry=REGISTRY)
+EMAILS = Counter(
+    "driftline_emails", "Alert e-mails by outcome: sent, failed, deduplicated, rate_limited.",
+    ["outcome"], registry=REGISTRY)
+
+#: (pattern matched at the start of the reason, class); anything else broke the event schema
+_REASONS = tuple((re.compile(pattern), name) for pattern, name in (
+    (r"empty message", "empty"),
+    (r"payload of \d+ bytes exceeds", "too_large"),
+    (r"not valid JSON", "not_json"),
+    (r"internal error in |notifier error", "internal_error"),
+    (r"smtp:", "smtp"),
+    (r"[\w.-]+: (database unavailable|rejected by the database)", "database"),
+    (r"profile: |reference profiles must be keyed", "invalid_profile"),
+    (r"label arrived after|no prediction with this event_id arrived", "join_expired"),
+    (r"a label for this prediction is already waiting", "join_duplicate"),
+))
+
+
+def reason_class(reason: str) -> str:
+    """A small fixed set of dead-letter reasons, fit for a label."""
+    for pattern, name in _REASONS:
+        if pattern.match(reason):
+            return name
+    return "invalid"
+
+
+def observe_batch(agent: str, topic: str, count: int, seconds: float, oldest: float) -> None:
+    EVENTS_PROCESSED.labels(agent, topic).inc(count)
+    BATCH_DURATION.labels(agent).observe(seconds)
+    if oldest > 0:
+        EVENT_AGE.labels(agent).observe(max(0.0, time.time() - oldest))
+
+
+def count_drift(events: Iterable[Any]) -> None:
+    """Count published drift events (``DriftEvent``: kind, test, drifted, severity)."""
+    for event in events:
+        DRIFT_TESTS.labels(event.kind, event.test).inc()
+        if event.drifted:
+            DRIFT_DETECTED.labels(event.kind, event.severity).inc()
+
+
+class ConsumerLag(Collector):
+    """``driftline_consumer_lag``: per assigned partition, the broker's end offset (as the
+    consumer last saw it) minus the group's committed offset, read at scrape time."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return [self._family()]
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily("driftline_consumer_lag",
+                                 "Messages not yet processed and committed, per topic partition.",
+                                 labels=["topic", "partition"])
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = self._family()
+        try:
+            consumer = self.app.consumer
+            committed = dict(self.app.monitor.tp_committed_offsets or {})
+            assigned = consumer.assignment()
+        except Exception:  # not started yet, or rebalancing: nothing to say
+            assigned, committed = set(), {}
+        for tp in sorted(assigned):
+            offset = committed.get(tp)
+            if offset is None:
+                continue  # changelogs, and partitions that have committed nothing yet
+            try:
+                end = consumer.highwater(tp)
+            except Exception:  # noqa: S112 - revoked between assignment() and now
+                continue
+            if end is not None:
+                family.add_metric([tp.topic, str(tp.partition)], max(0, end - offset))
+        yield family
+
+
+_installed: set[int] = set()
+
+
+def install(app: faust.App) -> None:
+    """Serve :data:`REGISTRY` at ``/metrics`` with faust's sensor in it (once per app)."""
+    if id(app) in _installed:
+        return
+    from faust.sensors.prometheus import setup_prometheus_sensors
+
+    setup_prometheus_sensors(app, pattern="/metrics", registry=REGISTRY, name_prefix="driftline")
+    REGISTRY.register(ConsumerLag(app))
+    _installed.add(id(app))

@@ -1,0 +1,106 @@
+"""The worker's own metrics move at the choke points, with bounded labels."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import faust
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from observability import metrics
+from observability.metrics import REGISTRY, reason_class
+from schemas.events import FeatureEvent, decode
+from schemas.spec import InvalidEvent, Limits
+from streams.telemetry import handling
+from tests.unit.observability.conftest import events
+
+
+def value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def reason_of(raw: bytes | None) -> str:
+    with pytest.raises(InvalidEvent) as info:
+        decode(raw, FeatureEvent, Limits(max_payload_bytes=1024))
+    return info.value.reason
+
+
+@pytest.mark.parametrize(("reason", "expected"), [
+    (reason_of(b"{not json"), "not_json"),
+    (reason_of(None), "empty"),
+    (reason_of(b"[" + b"1," * 600 + b"1]"), "too_large"),
+    (reason_of(b'{"event_id": "x"}'), "invalid"),
+    ("internal error in feature monitor: ValueError('x')", "internal_error"),
+    ("notifier error: KeyError('k')", "internal_error"),
+    ("smtp: undeliverable after 4 attempt(s): SMTPConnectError", "smtp"),
+    ("drift_results: database unavailable after retries: OperationalError", "database"),
+    ("retrain_jobs: rejected by the database: IntegrityError", "database"),
+    ("profile: bins must increase", "invalid_profile"),
+    ("reference profiles must be keyed by model_name", "invalid_profile"),
+    ("label arrived after the prediction's 7-day join TTL expired", "join_expired"),
+    ("no prediction with this event_id arrived within the join window (unknown, ...)", "join_expired"),
+    ("a label for this prediction is already waiting", "join_duplicate"),
+    # a field value that mentions the database is still a schema problem
+    ("model_name: 'database' has characters outside [A-Za-z0-9._-]", "invalid"),
+])
+def test_dead_letter_reasons_fall_into_a_few_classes(reason, expected):
+    assert reason_class(reason) == expected
+
+
+def test_a_batch_is_counted_timed_and_aged():
+    topic = "unit-metrics-features"
+    before = value("driftline_batch_duration_seconds_count", agent="unknown")
+    with handling(events(topic, [None] * 7)):
+        pass
+    with handling(events(topic, [None] * 3)):
+        pass
+    assert value("driftline_events_processed_total", agent="unknown", topic=topic) == 10
+    assert value("driftline_batch_duration_seconds_count", agent="unknown") == before + 2
+    assert value("driftline_event_age_seconds_bucket", agent="unknown", le="+Inf") >= 2
+
+
+def test_drift_results_are_counted_by_kind_test_and_severity():
+    def result(test: str, drifted: bool, severity: str = "none", kind: str = "model_drift"):
+        return SimpleNamespace(kind=kind, test=test, drifted=drifted, severity=severity)
+
+    ks = value("driftline_drift_tests_total", kind="model_drift", test="ks")
+    high = value("driftline_drift_detected_total", kind="model_drift", severity="high")
+    metrics.count_drift([result("ks", False), result("ks", True, "high"), result("chi2", True, "medium")])
+    assert value("driftline_drift_tests_total", kind="model_drift", test="ks") == ks + 2
+    assert value("driftline_drift_detected_total", kind="model_drift", severity="high") == high + 1
+    assert value("driftline_drift_detected_total", kind="model_drift", severity="medium") >= 1
+
+
+async def test_dead_letters_are_counted_by_source_topic_and_class(monkeypatch):
+    from streams import deadletters
+
+    sent = []
+
+    async def fake_send(self, **kwargs):
+        sent.append(kwargs)
+
+    monkeypatch.setattr(faust.Topic, "send", fake_send)
+    (event,) = events("unit-dl-features", [None])
+    await deadletters.send_dead_letter(event, reason_of(b"{not json"))
+    await deadletters.send_dead_letter(event, reason_of(b"{not json"))
+    await deadletters.send_dead_letter(event, "internal error in x: y")
+    assert value("driftline_dead_letters_total", topic="unit-dl-features", reason="not_json") == 2
+    assert value("driftline_dead_letters_total", topic="unit-dl-features", reason="internal_error") == 1
+    assert len(sent) == 3
+
+
+def test_the_worker_registry_serves_faust_and_driftline_series():
+    app = faust.App("obs-metrics-unit", broker="kafka://127.0.0.1:1")
+    metrics.install(app)
+    metrics.install(app)  # idempotent: no duplicated series
+    assert isinstance(app.monitor, faust.sensors.prometheus.PrometheusMonitor)
+    with handling(events("unit-exposition", [None])):
+        pass
+    families = {f.name: f for f in text_string_to_metric_families(generate_latest(REGISTRY).decode())}
+    for name in ("driftline_messages_received_per_topic", "driftline_topic_partition_end_offset",
+                 "driftline_events_processed", "driftline_dead_letters", "driftline_consumer_lag",
+                 "process_cpu_seconds"):
+        assert name in families, name
+    assert families["driftline_consumer_lag"].samples == []  # not consuming: nothing to say
