@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/stream_bench.py [--events 1000000] [--models 4]
 
-Needs Kafka (``driftline stack up --only kafka``; started if it is not running). Measures, in
+Needs Kafka and PostgreSQL (``driftline stack up --only kafka,postgres``; started if they
+are not running). Measures, in
 one run on the same broker and the same events (20 numeric + 2 categorical features, windows
 of 1,000 events):
 
@@ -242,8 +243,13 @@ async def main() -> None:
     parser.add_argument("--latency-events", type=int, default=24_000)
     args = parser.parse_args()
 
-    subprocess.run([DRIFTLINE, "stack", "up", "--only", "kafka"], check=True,  # noqa: S603
+    subprocess.run([DRIFTLINE, "stack", "up", "--only", "kafka,postgres"], check=True,  # noqa: S603
                    stdout=subprocess.DEVNULL)
+    stack_env = subprocess.run([DRIFTLINE, "stack", "env", "--only", "kafka,postgres"],  # noqa: S603
+                               check=True, capture_output=True, text=True).stdout
+    for line in stack_env.splitlines():  # the stack's addresses, unless the caller set them
+        name, _, value = line.removeprefix("export ").partition("=")
+        os.environ.setdefault(name, value.strip("'\""))
     kafka = KafkaSettings(broker=os.environ.get("KAFKA__BROKER", "kafka://127.0.0.1:19092"))
     bootstrap = kafka.bootstrap_servers
     run = f"bench{uuid.uuid4().hex[:8]}"
@@ -251,8 +257,10 @@ async def main() -> None:
     topic = f"{prefix}features"
     models = [f"model{i}" for i in range(args.models)]
     workdir = Path(tempfile.mkdtemp(prefix="driftline-bench-"))
+    # PostgreSQL, as in production: the embedded SQLite default's page caches (one per pooled
+    # connection) fill slowly and would read as growth over a long run
     env = {**os.environ, "APP_ID": run, "KAFKA__TOPICS__PREFIX": prefix, "WEB_ENABLED": "false",
-           "STATE_DIR": str(workdir / "state"), "DATABASE__URL": f"sqlite:///{workdir}/bench.db"}
+           "STATE_DIR": str(workdir / "state")}
 
     await ensure_topics(kafka, [topic])
     print(f"producing {args.events:,} events to {topic} ...", file=sys.stderr)
