@@ -66,6 +66,9 @@ TRAINING_JOBS = Counter(
 PROMOTIONS = Counter(
     "driftline_promotion_decisions", "Promotion decisions published, by decision.",
     ["decision"], registry=REGISTRY)
+CHANGELOG_BYTES = Counter(
+    "driftline_changelog_bytes", "Bytes (key + value) the agents wrote to their tables' changelogs.",
+    ["table"], registry=REGISTRY)
 EMAILS = Counter(
     "driftline_emails", "Alert e-mails by outcome: sent, failed, deduplicated, rate_limited.",
     ["outcome"], registry=REGISTRY)

@@ -13,6 +13,7 @@ from faust.streams import _current_event
 from faust.types import EventT
 
 from faust_app import app, settings
+from observability.metrics import CHANGELOG_BYTES
 
 #: Changelog segments roll quickly so compaction keeps recovery time bounded by live keys.
 CHANGELOG_CONFIG = {
@@ -62,11 +63,13 @@ class TableStore:
     def set(self, key: bytes, value: bytes) -> None:
         with writing_for(self.event):
             self.table[key] = value
+        CHANGELOG_BYTES.labels(self.table.name).inc(len(key) + len(value))
 
     def delete(self, key: bytes) -> None:
         if key in self.table:
             with writing_for(self.event):
                 del self.table[key]
+            CHANGELOG_BYTES.labels(self.table.name).inc(len(key))
 
 
 #: Predictions waiting for labels for up to the join TTL (days of traffic): on disk, not in RAM.
