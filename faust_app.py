@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         broker_session_timeout=settings.kafka.session_timeout_seconds,
         broker_heartbeat_interval=settings.kafka.heartbeat_seconds,
+        consumer_max_fetch_size=settings.kafka.max_fetch_bytes_per_partition,
         autodiscover=["streams", "tables", "agents"],
         origin="faust_app",
         web_enabled=settings.web_enabled,

@@ -14,7 +14,9 @@ import faust
 
 app = faust.App(os.environ["BENCH_APP"], broker=os.environ["BENCH_BROKER"], store="memory://",
                 topic_partitions=int(os.environ.get("BENCH_PARTITIONS", "4")),
-                web_enabled=False)
+                web_enabled=False,
+                # the driftline worker's fetch size, so the two are compared like for like
+                consumer_max_fetch_size=int(os.environ["BENCH_MAX_FETCH_BYTES"]))
 topic = app.topic(os.environ["BENCH_TOPIC"], key_type=bytes, value_type=bytes,
                   key_serializer="raw", value_serializer="raw")
 TARGET = int(os.environ["BENCH_EVENTS"])

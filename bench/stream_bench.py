@@ -121,6 +121,7 @@ def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path) -> float:
     log = workdir / "faust-noop.log"
     env = {**os.environ, "BENCH_APP": f"noop{uuid.uuid4().hex[:8]}", "BENCH_TOPIC": topic,
            "BENCH_BROKER": f"kafka://{bootstrap}", "BENCH_EVENTS": str(n),
+           "BENCH_MAX_FETCH_BYTES": str(KafkaSettings().max_fetch_bytes_per_partition),
            "PYTHONPATH": str(REPO)}
     with log.open("wb") as handle:
         proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "bench.faust_noop",  # noqa: S603

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 import drift
 from cli.traffic import TrafficSpec, feature_events
+from drift.detectors import OnlineDetectors
 from tables.buffered import BufferedStore
-from tables.monitor import FeatureMonitor, MonitorConfig, Observation
+from tables.monitor import DecodedCache, FeatureMonitor, MonitorConfig, Observation
 from tables.state import ModelHead, head_key
 from tables.versions import touch
 from tests.unit.tables.test_monitor import DictStore, observations
@@ -99,6 +102,51 @@ def test_detector_state_resumes_after_a_restart_with_the_same_detection_index():
                if e.test in ("adwin", "page_hinkley")]
     assert detections and resumed == detections
     assert any(f == "income" and seq >= 1500 for f, _, _, seq in detections)
+
+
+def test_a_batch_that_fails_after_feeding_the_detectors_is_retried_from_the_stored_state(
+        monkeypatch):
+    # decoded detectors stay cached between batches; a batch that dies halfway must not leave
+    # the cache holding detectors that already saw its events
+    config = MonitorConfig(reference_size=300, window_size=300, detectors=("adwin", "page_hinkley"))
+    spec = TrafficSpec(shift_at=1500, shift_sigma=1.0, seed=17)
+    obs = observations(spec, 3000)
+    uninterrupted, _ = run_all(FeatureMonitor(DictStore(), config), obs, batch=100)
+
+    store = DictStore()
+    first, _ = run_all(FeatureMonitor(store, config), obs[:1400], batch=100)
+    before = dict(store.data)
+    real_dumps = OnlineDetectors.dumps
+
+    def failing_dumps(self):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(OnlineDetectors, "dumps", failing_dumps)
+    with pytest.raises(OSError):
+        FeatureMonitor(store, config).apply("m", "1", obs[1400:1600])
+    monkeypatch.setattr(OnlineDetectors, "dumps", real_dumps)
+    store.data = before  # the failed batch's writes are discarded, as a transaction would be
+    second, _ = run_all(FeatureMonitor(store, config), obs[1400:], batch=100)
+
+    def detections(events):
+        return [(e.feature, e.test, e.statistic, e.window_start_seq) for e in events
+                if e.test in ("adwin", "page_hinkley")]
+
+    assert detections(uninterrupted)
+    assert detections(first + second) == detections(uninterrupted)
+
+
+def test_decoded_cache_answers_only_for_the_bytes_it_decoded_and_stays_bounded():
+    cache = DecodedCache(2)
+    cache.put(b"a", b"raw-1", "one")
+    assert cache.get(b"a", b"raw-1") == "one"
+    assert cache.get(b"a", b"".join([b"raw-", b"1"])) == "one"  # equal bytes, another object
+    assert cache.get(b"a", b"raw-2") is None  # the store moved on: decode again
+    assert cache.take(b"a", b"raw-1") == "one"
+    assert cache.get(b"a", b"raw-1") is None  # taken for mutation, no longer served
+    for key in (b"x", b"y", b"z"):
+        cache.put(key, b"r", key)
+    assert cache.get(b"x", b"r") is None and cache.get(b"z", b"r") == b"z"
 
 
 def test_explicit_reference_replaces_the_collected_one_and_applies_once():
