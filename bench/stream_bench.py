@@ -338,7 +338,6 @@ async def main() -> None:
     print(f"driftline worker: {worker_rate:,.0f} events/s", file=sys.stderr)
     changelog = await changelog_bytes(bootstrap, f"{run}-feature-state-changelog")
 
-
     print()
     print("| measure | value |\n|---|---|")
     print(f"| events | {args.events:,} ({args.models} models, 20 numeric + 2 categorical features, "
