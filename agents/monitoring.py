@@ -3,6 +3,7 @@ apply → publish → commit step that keeps state and outputs consistent."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -80,8 +81,21 @@ async def apply_and_publish(model: str, items: Sequence[tuple[EventT, Any]],
                             store_type: type[TableStore] = TableStore) -> bool:
     """Run ``step`` on buffered state, publish its output, then commit the state.
 
-    A bug in ``step`` dead-letters the batch's events instead of stopping the stream.
+    A bug in ``step`` dead-letters the batch's events instead of stopping the stream. When
+    ``store_type`` has a ``lock`` (a table that several agents update), the whole apply →
+    publish → commit runs under it.
     """
+    lock: asyncio.Lock | None = getattr(store_type, "lock", None)
+    if lock is None:
+        return await _apply_and_publish(model, items, step, what, publish, store_type)
+    async with lock:
+        return await _apply_and_publish(model, items, step, what, publish, store_type)
+
+
+async def _apply_and_publish(model: str, items: Sequence[tuple[EventT, Any]],
+                             step: Callable[[BufferedStore], Out], what: str,
+                             publish: Callable[[str, Out], Awaitable[None]] | None,
+                             store_type: type[TableStore]) -> bool:
     store = BufferedStore(store_type(items[-1][0]))
     try:
         out = step(store)

@@ -3,6 +3,7 @@ adapter."""
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,6 +87,14 @@ join_state = app.Table(
 
 
 class JoinStore(TableStore):
-    """The label-join table, pinned to one source event like :class:`TableStore`."""
+    """The label-join table, pinned to one source event like :class:`TableStore`.
+
+    Two agents (predictions and labels) read, modify and write the same keys here — the
+    model's join head, waiting labels, waiting predictions — and each commits only after its
+    outputs are on the broker. Their steps must not interleave across that wait, or one
+    agent's buffered writes are invisible to the other and the later commit overwrites the
+    head: a label and its prediction then both wait, unjoined. ``lock`` serialises them.
+    """
 
     table = join_state
+    lock = asyncio.Lock()
