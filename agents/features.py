@@ -8,7 +8,15 @@ from collections.abc import Sequence
 import faust
 from faust.types import EventT
 
-from agents.monitoring import apply_and_publish, decode_batch, monitor_config, monitor_step, utc
+from agents.monitoring import (
+    apply_and_publish,
+    decode_batch,
+    monitor_config,
+    monitor_step,
+    origin_of,
+    reroute_to,
+    utc,
+)
 from faust_app import app, settings
 from schemas.events import FeatureEvent
 from streams.telemetry import handling
@@ -16,18 +24,10 @@ from streams.topics import features_topic
 from tables.monitor import Observation
 
 log = logging.getLogger(__name__)
-REROUTED_HEADER = "driftline-rerouted-from"
 
 
 async def reroute(event: EventT, record: FeatureEvent) -> None:
-    """An event keyed by something other than its model goes back to the topic keyed right,
-    so all of a model's events meet in one partition (and one worker's state)."""
-    message = event.message
-    origin = f"{message.partition}:{message.offset}".encode()
-    log.info("re-keying event at %s[%s]@%s to %r", message.topic, message.partition,
-             message.offset, record.model_name)
-    await features_topic.send(key=record.model_name.encode(), value=message.value,
-                              headers=[(REROUTED_HEADER, origin)])
+    await reroute_to(features_topic, event, record.model_name)
 
 
 async def process_batch(events: Sequence[EventT]) -> int:
@@ -37,7 +37,8 @@ async def process_batch(events: Sequence[EventT]) -> int:
     for (model, version), items in groups.items():
         observations = [
             Observation(offset=event.message.offset, partition=event.message.partition,
-                        timestamp=utc(record.timestamp), features=record.features)
+                        timestamp=utc(record.timestamp), features=record.features,
+                        origin=origin_of(event))
             for event, record in items
         ]
         step = monitor_step(model, version, observations, monitor_config(model))

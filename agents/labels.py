@@ -9,7 +9,7 @@ from functools import cache
 import faust
 from faust.types import EventT
 
-from agents.monitoring import apply_and_publish, decode_batch, utc
+from agents.monitoring import apply_and_publish, decode_batch, reroute_to, utc
 from faust_app import app, settings
 from schemas.events import LabelEvent, LabelledPredictionEvent
 from schemas.spec import SCHEMA_VERSION
@@ -42,7 +42,7 @@ async def publish_join(model: str, out: JoinOutput) -> None:
 
 
 async def reroute(event: EventT, record: LabelEvent) -> None:
-    await labels_topic.send(key=record.model_name.encode(), value=event.message.value)
+    await reroute_to(labels_topic, event, record.model_name)
 
 
 async def process_batch(events: Sequence[EventT]) -> None:

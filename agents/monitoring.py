@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar
@@ -70,6 +70,36 @@ async def decode_batch(events: Sequence[EventT], record: type[R],
             continue
         groups.setdefault((parsed.model_name, parsed.model_version), []).append((event, parsed))
     return groups
+
+
+#: Set on the copy of an event re-sent under its model's key: ``<partition>:<offset>`` of the
+#: original, so a copy sent twice (the original redelivered after a crash) is counted once.
+REROUTED_HEADER = "driftline-rerouted-from"
+
+
+async def reroute_to(topic: Any, event: EventT, model: str) -> None:
+    """Send an event keyed by something other than its model back to ``topic`` keyed right,
+    so all of a model's events meet in one partition (and one worker's state)."""
+    message = event.message
+    log.info("re-keying event at %s[%s]@%s to %r", message.topic, message.partition,
+             message.offset, model)
+    await topic.send(key=model.encode(), value=message.value,
+                     headers=[(REROUTED_HEADER, f"{message.partition}:{message.offset}".encode())])
+
+
+def origin_of(event: EventT) -> tuple[int, int] | None:
+    """(partition, offset) of the original when ``event`` is a re-keyed copy, else None."""
+    headers = event.message.headers or ()
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in items:
+        if name == REROUTED_HEADER and value:
+            text = value.decode() if isinstance(value, bytes | bytearray) else str(value)
+            partition, _, offset = text.partition(":")
+            try:
+                return int(partition), int(offset)
+            except ValueError:
+                return None  # not ours: treat it as an ordinary event
+    return None
 
 
 Out = TypeVar("Out")

@@ -13,6 +13,8 @@ from agents.monitoring import (
     decode_batch,
     monitor_config,
     monitor_step,
+    origin_of,
+    reroute_to,
     utc,
 )
 from faust_app import app, settings
@@ -33,7 +35,7 @@ def model_signal(record: PredictionEvent) -> dict[str, object]:
 
 
 async def reroute(event: EventT, record: PredictionEvent) -> None:
-    await predictions_topic.send(key=record.model_name.encode(), value=event.message.value)
+    await reroute_to(predictions_topic, event, record.model_name)
 
 
 async def process_batch(events: Sequence[EventT]) -> None:
@@ -41,7 +43,8 @@ async def process_batch(events: Sequence[EventT]) -> None:
     by_model: dict[str, list[tuple[EventT, PredictionEvent]]] = {}
     for (model, version), items in groups.items():
         observations = [Observation(offset=e.message.offset, partition=e.message.partition,
-                                    timestamp=utc(r.timestamp), features=model_signal(r))
+                                    timestamp=utc(r.timestamp), features=model_signal(r),
+                                    origin=origin_of(e))
                         for e, r in items]
         config = monitor_config(model, "p", "model_drift", ("confidence",))
         if await apply_and_publish(model, items, monitor_step(model, version, observations, config),

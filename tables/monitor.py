@@ -80,6 +80,8 @@ class Observation:
     partition: int
     timestamp: str
     features: Mapping[str, Any]
+    #: (partition, offset) of the original when this is a copy re-sent under the model's key
+    origin: tuple[int, int] | None = None
 
 
 @dataclass
@@ -180,6 +182,14 @@ class FeatureMonitor:
         monitored: list[tuple[int, Observation]] = []  # what online detectors see, in order
         for obs in fresh:
             head.last_offset = obs.offset
+            if obs.origin is not None:
+                # copies of one source partition arrive in its offset order; a second copy of
+                # an original (redelivered after a crash, so re-sent) is not counted again
+                source, source_offset = str(obs.origin[0]), obs.origin[1]
+                if source_offset <= head.rerouted.get(source, -1):
+                    head.duplicate_copies += 1
+                    continue
+                head.rerouted[source] = source_offset
             seq = head.seq
             head.seq += 1
             if head.phase == "reference":

@@ -93,6 +93,10 @@ class ModelHead:
     #: chunks of windows closed by the last batch, as [window index, chunk count]; deleted at
     #: the start of the next batch, so a crash before the head is written loses no values.
     stale: list[list[int]] = field(default_factory=list)
+    #: re-keyed copies: highest original offset applied per original partition, and how many
+    #: second copies were skipped (see ``agents.monitoring.REROUTED_HEADER``)
+    rerouted: dict[str, int] = field(default_factory=dict)
+    duplicate_copies: int = 0
     detectors: bytes | None = None  # pickled OnlineDetectors, opaque here
 
     def encode(self) -> bytes:

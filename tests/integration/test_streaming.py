@@ -160,3 +160,27 @@ def test_a_restarted_worker_resumes_its_online_detectors(worker_factory, broker,
     resumed = detections(consume(broker, f"{unique}-drift-events",
                                  lambda m: len(window_results(m)) >= 18, timeout=180))
     assert resumed == expected
+
+
+def test_events_keyed_by_something_else_are_rekeyed_and_counted_once(worker_factory, broker, unique):
+    # producers that key by user, or not at all: the worker re-sends each event under its
+    # model's key so one partition (one worker's state) sees all of a model's events
+    model = f"{unique}-keys"
+    spec = TrafficSpec(model_name=model, seed=21)
+    events = list(feature_events(spec, 3000))
+    keys = [None if i % 3 == 0 else f"user-{i % 11}".encode() if i % 3 == 1 else model.encode()
+            for i in range(len(events))]
+    worker = worker_factory(DRIFT__DETECTORS="[]")
+    produce(broker, f"{unique}-features", [(k, orjson.dumps(e)) for k, e in zip(keys, events,
+                                                                                 strict=True)])
+    # reference 0..999, windows [1000, 2000) and [2000, 3000), three features each
+    results = window_results(consume(broker, f"{unique}-drift-events",
+                                     lambda m: len(window_results(m)) >= 6, timeout=120))
+    assert len(results) == 6 and worker.alive
+    assert sorted({(e["window_start_seq"], e["current_size"]) for e in results}) == \
+        [(1000, 1000), (2000, 1000)]
+    time.sleep(3)
+    head = ModelHead.decode(changelog_state(broker, unique)[f"fh|{model}|1".encode()])
+    assert head.seq == 3000 and head.duplicate_copies == 0
+    assert sum(1 for k in keys if k != model.encode()) == 2000
+    assert head.rerouted  # the copies were seen as copies

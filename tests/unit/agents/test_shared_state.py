@@ -70,3 +70,22 @@ def test_a_label_and_its_prediction_in_concurrent_batches_are_joined_once():
     head = LabelJoin(SHARED, JoinConfig())._head("m")
     assert head.label_offset == 0 and head.prediction_offset == 0  # neither commit lost
     assert not [k for k in SHARED.data if k.startswith((b"j|", b"l|"))]  # nothing left waiting
+
+
+class _Message:
+    def __init__(self, headers):
+        self.headers = headers
+
+
+class _Event:
+    def __init__(self, headers):
+        self.message = _Message(headers)
+
+
+def test_origin_of_a_rekeyed_copy_is_read_from_its_header():
+    from agents.monitoring import REROUTED_HEADER, origin_of
+
+    assert origin_of(_Event([("traceparent", b"x"), (REROUTED_HEADER, b"3:1207")])) == (3, 1207)
+    assert origin_of(_Event({REROUTED_HEADER: b"0:5"})) == (0, 5)
+    assert origin_of(_Event([])) is None and origin_of(_Event(None)) is None
+    assert origin_of(_Event([(REROUTED_HEADER, b"garbage")])) is None  # not ours: ordinary

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import struct
+
 import numpy as np
+import orjson
 import pytest
 
 from cli.traffic import TrafficSpec, feature_events
@@ -183,3 +186,47 @@ def test_chunk_codec_round_trip():
     np.testing.assert_array_equal(again.numeric["a"], chunk.numeric["a"])
     np.testing.assert_array_equal(again.numeric["b"], chunk.numeric["b"])
     assert again.categorical == {"c": ["x", None, "y"]}
+
+
+def test_a_rekeyed_copy_sent_twice_is_counted_once():
+    spec = TrafficSpec(seed=8)
+    events = list(feature_events(spec, 700))
+    # events 0..399 arrive keyed right; 400..699 were re-keyed from partition 3 (offsets 50..)
+    first = [Observation(offset=i, partition=0, timestamp=e["timestamp"], features=e["features"],
+                         origin=(3, 50 + i - 400) if i >= 400 else None)
+             for i, e in enumerate(events[:550])]
+    store = DictStore()
+    monitor = FeatureMonitor(store, CONFIG)
+    out = monitor.apply("m", "1", first).drift_events
+    # the worker that re-keyed them died before committing partition 3: originals 100..149
+    # (copies of events 450..549) come again and are re-sent as new copies at new offsets,
+    # followed by the rest
+    again = [Observation(offset=550 + j, partition=0, timestamp=events[450 + j]["timestamp"],
+                         features=events[450 + j]["features"], origin=(3, 100 + j))
+             for j in range(100)]
+    rest = [Observation(offset=650 + j, partition=0, timestamp=events[550 + j]["timestamp"],
+                        features=events[550 + j]["features"], origin=(3, 200 + j))
+            for j in range(150)]
+    out += monitor.apply("m", "1", again + rest).drift_events
+    head = head_of(store)
+    assert head.seq == 700 and head.duplicate_copies == 100
+    assert head.rerouted == {"3": 349}
+    plain = [Observation(offset=i, partition=0, timestamp=e["timestamp"], features=e["features"])
+             for i, e in enumerate(events)]
+
+    def tested(events):  # the same values in the same windows (offsets differ, of course)
+        return [(e.feature, e.window_start_seq, e.window_end_seq, e.statistic, e.p_value)
+                for e in events if e.test in ("ks", "chi2")]
+
+    assert tested(out) == tested(run(DictStore(), plain, batch=700))
+
+
+def test_a_head_written_before_rekeying_was_tracked_still_decodes():
+    head = ModelHead(model="m", version="1", partition=0, seq=5)
+    raw = head.encode()
+    (length,) = struct.unpack_from("<I", raw)
+    data = orjson.loads(raw[4:4 + length])
+    del data["rerouted"], data["duplicate_copies"]
+    old = orjson.dumps(data)
+    decoded = ModelHead.decode(struct.pack("<I", len(old)) + old + raw[4 + length:])
+    assert decoded.seq == 5 and decoded.rerouted == {} and decoded.duplicate_copies == 0
