@@ -8,16 +8,19 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, StringConstraints
+from sqlalchemy import Select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from api.deps import SettingsDep
 from api.errors import invalid
 from schemas.spec import NAME_PATTERN
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 #: names (models, versions, features, attacks) as the event schemas allow them
 Name = Annotated[str, Query(pattern=NAME_PATTERN, max_length=128)]
@@ -100,3 +103,33 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     #: pass as ``cursor`` to get the next page; absent on the last page
     next_cursor: str | None = None
+
+
+def scoped(stmt: Select[Any], moment: InstrumentedAttribute[Any], window: TimeRange,
+           *equal: tuple[InstrumentedAttribute[Any], Any]) -> Select[Any]:
+    """``stmt`` limited to ``window`` on the column ``moment`` and, for each (column, value)
+    pair whose value was given, to rows where the column equals it."""
+    for column, value in equal:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if window.start is not None:
+        stmt = stmt.where(moment >= window.start)
+    if window.end is not None:
+        stmt = stmt.where(moment < window.end)
+    return stmt
+
+
+def keyset_page(session: Session, stmt: Select[Any], out: type[M],
+                moment: InstrumentedAttribute[Any], key: InstrumentedAttribute[Any],
+                limit: int, cursor: str | None) -> Page[M]:
+    """One page of ``stmt``'s rows, newest ``moment`` first (``key`` breaks ties), after the
+    position ``cursor`` names; ``next_cursor`` is set when more rows follow."""
+    if cursor is not None:
+        stmt = stmt.where(tuple_(moment, key) < tuple_(*decode_cursor(cursor)))
+    rows = session.scalars(stmt.order_by(moment.desc(), key.desc()).limit(limit + 1)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    last = rows[-1] if more else None
+    return Page[out](  # type: ignore[valid-type]
+        items=[out.model_validate(r) for r in rows],
+        next_cursor=(encode_cursor(getattr(last, moment.key), getattr(last, key.key))
+                     if last is not None else None))

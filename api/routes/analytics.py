@@ -8,22 +8,14 @@ from sqlalchemy import case, func, literal, select
 from api.deps import SessionDep, ViewerDep
 from api.errors import AUTH_RESPONSES
 from api.models import DriftSummaryOut, DriftSummaryRow, DriftTrendPoint
-from api.query import Bucket, LimitDep, OptionalName, TimeRange, TimeRangeDep
+from api.query import Bucket, LimitDep, OptionalName, TimeRange, TimeRangeDep, scoped
 from storage.models import DriftResult as DR
 
 router = APIRouter(prefix="/analytics", tags=["analytics"], responses=AUTH_RESPONSES)
 
 
 def _scoped(stmt, model: str | None, feature: str | None, window: TimeRange):  # type: ignore[no-untyped-def]
-    if model is not None:
-        stmt = stmt.where(DR.model_name == model)
-    if feature is not None:
-        stmt = stmt.where(DR.feature == feature)
-    if window.start is not None:
-        stmt = stmt.where(DR.timestamp >= window.start)
-    if window.end is not None:
-        stmt = stmt.where(DR.timestamp < window.end)
-    return stmt
+    return scoped(stmt, DR.timestamp, window, (DR.model_name, model), (DR.feature, feature))
 
 
 _drifted = func.coalesce(func.sum(case((DR.drifted, 1), else_=0)), 0)

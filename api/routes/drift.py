@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from api.deps import SessionDep, ViewerDep
 from api.detection import DetectionError, detect, read_table
@@ -18,8 +18,8 @@ from api.query import (
     OptionalName,
     Page,
     TimeRangeDep,
-    decode_cursor,
-    encode_cursor,
+    keyset_page,
+    scoped,
 )
 from storage.models import DriftResult
 
@@ -33,26 +33,10 @@ def list_results(
     kind: DriftKind | None = None, severity: Severity | None = None, drifted: bool | None = None,
     cursor: Cursor = None,
 ) -> Page[DriftResultOut]:
-    stmt = select(DriftResult)
-    for column, value in ((DriftResult.model_name, model), (DriftResult.model_version, version),
-                          (DriftResult.feature, feature), (DriftResult.kind, kind),
-                          (DriftResult.severity, severity), (DriftResult.drifted, drifted)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if window.start is not None:
-        stmt = stmt.where(DriftResult.timestamp >= window.start)
-    if window.end is not None:
-        stmt = stmt.where(DriftResult.timestamp < window.end)
-    if cursor is not None:
-        stmt = stmt.where(tuple_(DriftResult.timestamp, DriftResult.event_id)
-                          < tuple_(*decode_cursor(cursor)))
-    rows = session.scalars(stmt.order_by(DriftResult.timestamp.desc(), DriftResult.event_id.desc())
-                           .limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page[DriftResultOut](
-        items=[DriftResultOut.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].timestamp, rows[-1].event_id) if more else None)
+    t = DriftResult
+    stmt = scoped(select(t), t.timestamp, window, (t.model_name, model), (t.model_version, version),
+                  (t.feature, feature), (t.kind, kind), (t.severity, severity), (t.drifted, drifted))
+    return keyset_page(session, stmt, DriftResultOut, t.timestamp, t.event_id, limit, cursor)
 
 
 @router.get("/latest", response_model=LatestDriftOut,

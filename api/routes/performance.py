@@ -10,18 +10,23 @@ from sqlalchemy import case, func, literal, select
 from api.deps import SessionDep, ViewerDep
 from api.errors import AUTH_RESPONSES
 from api.models import PerformanceComparisonRow, PerformanceTrendPoint
-from api.query import Bucket, LimitDep, Name, NameItem, OptionalName, TimeRange, TimeRangeDep
+from api.query import (
+    Bucket,
+    LimitDep,
+    Name,
+    NameItem,
+    OptionalName,
+    TimeRange,
+    TimeRangeDep,
+    scoped,
+)
 from storage.models import PerformanceMetric as PM
 
 router = APIRouter(prefix="/performance", tags=["performance"], responses=AUTH_RESPONSES)
 
 
 def _in_window(stmt, window: TimeRange):  # type: ignore[no-untyped-def]
-    if window.start is not None:
-        stmt = stmt.where(PM.timestamp >= window.start)
-    if window.end is not None:
-        stmt = stmt.where(PM.timestamp < window.end)
-    return stmt
+    return scoped(stmt, PM.timestamp, window)
 
 
 @router.get("/trends", response_model=list[PerformanceTrendPoint],
@@ -51,7 +56,7 @@ def compare(
     version: Annotated[list[NameItem] | None, Query(max_length=50,
                                                     description="Only these versions.")] = None,
 ) -> list[PerformanceComparisonRow]:
-    def scoped(stmt):  # type: ignore[no-untyped-def]
+    def narrowed(stmt):  # type: ignore[no-untyped-def]
         stmt = stmt.where(PM.metric == metric, PM.model_name.in_(model))
         if version:
             stmt = stmt.where(PM.model_version.in_(version))
@@ -59,16 +64,16 @@ def compare(
 
     weighted = (func.sum(PM.value * PM.sample_size)
                 / func.nullif(func.sum(case((PM.value.isnot(None), PM.sample_size), else_=0)), 0))
-    stmt = scoped(select(
+    stmt = narrowed(select(
         PM.model_name, PM.model_version, func.count().label("windows"),
         func.coalesce(func.sum(PM.sample_size), 0).label("samples"),
         func.avg(PM.value).label("mean"), weighted.label("weighted_mean"),
         func.min(PM.value).label("min"), func.max(PM.value).label("max"),
         func.min(PM.timestamp).label("first_at"), func.max(PM.timestamp).label("latest_at"),
     )).group_by(PM.model_name, PM.model_version)
-    newest = scoped(select(PM.model_name, PM.model_version, PM.value)
-                    .distinct(PM.model_name, PM.model_version)
-                    .order_by(PM.model_name, PM.model_version, PM.timestamp.desc()))
+    newest = narrowed(select(PM.model_name, PM.model_version, PM.value)
+                      .distinct(PM.model_name, PM.model_version)
+                      .order_by(PM.model_name, PM.model_version, PM.timestamp.desc()))
     latest = {(r.model_name, r.model_version): r.value for r in session.execute(newest)}
     return [PerformanceComparisonRow(**row._mapping, latest=latest.get((row.model_name, row.model_version)))
             for row in session.execute(stmt.order_by(PM.model_name, PM.model_version))]

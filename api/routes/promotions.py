@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +21,15 @@ from api.deps import AdminDep, EngineDep, SessionDep, SettingsDep, ViewerDep
 from api.errors import AUTH_RESPONSES, ErrorOut
 from api.models import PromoteIn, PromotionActionOut, PromotionDecision, PromotionOut, RollbackIn
 from api.publisher import PublishFailed
-from api.query import Cursor, LimitDep, OptionalName, Page, TimeRangeDep, decode_cursor, encode_cursor
+from api.query import (
+    Cursor,
+    LimitDep,
+    OptionalName,
+    Page,
+    TimeRangeDep,
+    keyset_page,
+    scoped,
+)
 from governance import interventions
 from integrations.health import probe_mlflow
 from integrations.registry import ModelRegistry, NothingToRollBack, UnknownModel
@@ -50,22 +58,9 @@ def list_promotions(
     version: OptionalName = None, cursor: Cursor = None,
 ) -> Page[PromotionOut]:
     t = PromotionDecisionRow
-    stmt = select(t)
-    for column, value in ((t.model_name, model), (t.decision, decision),
-                          (t.candidate_version, version)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if window.start is not None:
-        stmt = stmt.where(t.timestamp >= window.start)
-    if window.end is not None:
-        stmt = stmt.where(t.timestamp < window.end)
-    if cursor is not None:
-        stmt = stmt.where(tuple_(t.timestamp, t.event_id) < tuple_(*decode_cursor(cursor)))
-    rows = session.scalars(stmt.order_by(t.timestamp.desc(), t.event_id.desc()).limit(limit + 1)).all()
-    more, rows = len(rows) > limit, rows[:limit]
-    return Page[PromotionOut](
-        items=[PromotionOut.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].timestamp, rows[-1].event_id) if more else None)
+    stmt = scoped(select(t), t.timestamp, window, (t.model_name, model), (t.decision, decision),
+                  (t.candidate_version, version))
+    return keyset_page(session, stmt, PromotionOut, t.timestamp, t.event_id, limit, cursor)
 
 
 def _registry(request: Request) -> ModelRegistry:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import case, func, literal, select, tuple_
+from sqlalchemy import case, func, literal, select
 
 from api.deps import EngineDep, OperatorDep, SessionDep, SettingsDep, ViewerDep
 from api.errors import AUTH_RESPONSES, ErrorOut, invalid
@@ -30,8 +30,8 @@ from api.query import (
     Page,
     TimeRange,
     TimeRangeDep,
-    decode_cursor,
-    encode_cursor,
+    keyset_page,
+    scoped,
 )
 from schemas.redteam import RedTeamResult, check_storable
 from schemas.spec import InvalidEvent, validate
@@ -44,14 +44,7 @@ _successes = func.coalesce(func.sum(case((RT.success, 1), else_=0)), 0)
 
 
 def _scoped(stmt, window: TimeRange, **equal: Any):  # type: ignore[no-untyped-def]
-    for column, value in equal.items():
-        if value is not None:
-            stmt = stmt.where(getattr(RT, column) == value)
-    if window.start is not None:
-        stmt = stmt.where(RT.timestamp >= window.start)
-    if window.end is not None:
-        stmt = stmt.where(RT.timestamp < window.end)
-    return stmt
+    return scoped(stmt, RT.timestamp, window, *((getattr(RT, c), v) for c, v in equal.items()))
 
 
 @router.post("/results", status_code=201, response_model=RedTeamIngestOut,
@@ -87,13 +80,7 @@ def list_results(
 ) -> Page[RedTeamResultOut]:
     stmt = _scoped(select(RT), window, model_name=model, model_version=version,
                    attack_type=attack_type, success=success, severity=severity)
-    if cursor is not None:
-        stmt = stmt.where(tuple_(RT.timestamp, RT.event_id) < tuple_(*decode_cursor(cursor)))
-    rows = session.scalars(stmt.order_by(RT.timestamp.desc(), RT.event_id.desc()).limit(limit + 1)).all()
-    more, rows = len(rows) > limit, rows[:limit]
-    return Page[RedTeamResultOut](
-        items=[RedTeamResultOut.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].timestamp, rows[-1].event_id) if more else None)
+    return keyset_page(session, stmt, RedTeamResultOut, RT.timestamp, RT.event_id, limit, cursor)
 
 
 @router.get("/analysis/success-rates", response_model=list[SuccessRateRow],

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
-from sqlalchemy import Engine, select, tuple_
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -32,7 +32,15 @@ from api.models import (
     TriggerKind,
 )
 from api.publisher import PublishFailed
-from api.query import Cursor, LimitDep, OptionalName, Page, TimeRangeDep, decode_cursor, encode_cursor
+from api.query import (
+    Cursor,
+    LimitDep,
+    OptionalName,
+    Page,
+    TimeRangeDep,
+    keyset_page,
+    scoped,
+)
 from governance import ledger
 from governance.messages import job_event
 from integrations.resilience import Backoff, CircuitOpen
@@ -66,22 +74,9 @@ def list_requests(
     request_id: uuid.UUID | None = None, cursor: Cursor = None,
 ) -> Page[RetrainRequestOut]:
     t = RetrainRequestRow
-    stmt = select(t)
-    for column, value in ((t.model_name, model), (t.model_version, version), (t.decision, decision),
-                          (t.trigger_kind, trigger_kind), (t.request_id, request_id)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if window.start is not None:
-        stmt = stmt.where(t.timestamp >= window.start)
-    if window.end is not None:
-        stmt = stmt.where(t.timestamp < window.end)
-    if cursor is not None:
-        stmt = stmt.where(tuple_(t.timestamp, t.event_id) < tuple_(*decode_cursor(cursor)))
-    rows = session.scalars(stmt.order_by(t.timestamp.desc(), t.event_id.desc()).limit(limit + 1)).all()
-    more, rows = len(rows) > limit, rows[:limit]
-    return Page[RetrainRequestOut](
-        items=[RetrainRequestOut.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].timestamp, rows[-1].event_id) if more else None)
+    stmt = scoped(select(t), t.timestamp, window, (t.model_name, model), (t.model_version, version),
+                  (t.decision, decision), (t.trigger_kind, trigger_kind), (t.request_id, request_id))
+    return keyset_page(session, stmt, RetrainRequestOut, t.timestamp, t.event_id, limit, cursor)
 
 
 @router.get("/requests/{decision_id}", response_model=RetrainRequestOut,
@@ -144,22 +139,8 @@ def list_jobs(session: SessionDep, _: ViewerDep, window: TimeRangeDep, limit: Li
               model: OptionalName = None, status: JobStatus | None = None,
               cursor: Cursor = None) -> Page[RetrainJobOut]:
     t = RetrainJobRow
-    stmt = select(t)
-    for column, value in ((t.model_name, model), (t.status, status)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if window.start is not None:
-        stmt = stmt.where(t.updated_at >= window.start)
-    if window.end is not None:
-        stmt = stmt.where(t.updated_at < window.end)
-    if cursor is not None:
-        stmt = stmt.where(tuple_(t.updated_at, t.request_id) < tuple_(*decode_cursor(cursor)))
-    rows = session.scalars(stmt.order_by(t.updated_at.desc(), t.request_id.desc())
-                           .limit(limit + 1)).all()
-    more, rows = len(rows) > limit, rows[:limit]
-    return Page[RetrainJobOut](
-        items=[RetrainJobOut.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].updated_at, rows[-1].request_id) if more else None)
+    stmt = scoped(select(t), t.updated_at, window, (t.model_name, model), (t.status, status))
+    return keyset_page(session, stmt, RetrainJobOut, t.updated_at, t.request_id, limit, cursor)
 
 
 def _job(engine: Engine, job_id: str) -> RetrainJobRow | None:
