@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import faust
@@ -14,7 +13,6 @@ from agents.monitoring import (
     monitor_config,
     monitor_step,
     origin_of,
-    reroute_to,
     utc,
 )
 from faust_app import app, settings
@@ -23,16 +21,10 @@ from streams.telemetry import handling
 from streams.topics import features_topic
 from tables.monitor import Observation
 
-log = logging.getLogger(__name__)
-
-
-async def reroute(event: EventT, record: FeatureEvent) -> None:
-    await reroute_to(features_topic, event, record.model_name)
-
 
 async def process_batch(events: Sequence[EventT]) -> int:
     """Handle one batch; never raises on data. Returns the number of events applied."""
-    groups = await decode_batch(events, FeatureEvent, reroute)
+    groups = await decode_batch(events, FeatureEvent, features_topic)
     applied = 0
     for (model, version), items in groups.items():
         observations = [

@@ -9,7 +9,7 @@ from functools import cache
 import faust
 from faust.types import EventT
 
-from agents.monitoring import apply_and_publish, decode_batch, reroute_to, utc
+from agents.monitoring import apply_and_publish, decode_batch, utc
 from faust_app import app, settings
 from schemas.events import LabelEvent, LabelledPredictionEvent
 from schemas.spec import SCHEMA_VERSION
@@ -41,12 +41,8 @@ async def publish_join(model: str, out: JoinOutput) -> None:
                                    key=ref.key, value=ref.value, reason=rejected.reason)
 
 
-async def reroute(event: EventT, record: LabelEvent) -> None:
-    await reroute_to(labels_topic, event, record.model_name)
-
-
 async def process_batch(events: Sequence[EventT]) -> None:
-    groups = await decode_batch(events, LabelEvent, reroute)
+    groups = await decode_batch(events, LabelEvent, labels_topic)
     by_model: dict[str, list[tuple[EventT, LabelEvent]]] = {}
     for (model, _), items in groups.items():
         by_model.setdefault(model, []).extend(items)

@@ -52,26 +52,6 @@ def utc(timestamp: str) -> str:
     return datetime.fromisoformat(timestamp).astimezone(UTC).isoformat()
 
 
-async def decode_batch(events: Sequence[EventT], record: type[R],
-                       reroute: Callable[[EventT, R], Any] | None = None,
-                       ) -> dict[tuple[str, str], list[tuple[EventT, R]]]:
-    """Validate a batch, dead-letter what fails, and group the rest by (model, version)."""
-    groups: dict[tuple[str, str], list[tuple[EventT, R]]] = {}
-    for event in events:
-        message = event.message
-        try:
-            parsed = decode(message.value, record, LIMITS)
-        except InvalidEvent as exc:
-            await send_dead_letter(event, exc.reason)
-            continue
-        if reroute is not None and message.key != parsed.model_name.encode():
-            with use_event(event):
-                await reroute(event, parsed)
-            continue
-        groups.setdefault((parsed.model_name, parsed.model_version), []).append((event, parsed))
-    return groups
-
-
 #: Set on the copy of an event re-sent under its model's key: ``<partition>:<offset>`` of the
 #: original, so a copy sent twice (the original redelivered after a crash) is counted once.
 REROUTED_HEADER = "driftline-rerouted-from"
@@ -100,6 +80,28 @@ def origin_of(event: EventT) -> tuple[int, int] | None:
             except ValueError:
                 return None  # not ours: treat it as an ordinary event
     return None
+
+
+async def decode_batch(events: Sequence[EventT], record: type[R], rekey_to: Any = None,
+                       ) -> dict[tuple[str, str], list[tuple[EventT, R]]]:
+    """Validate a batch, dead-letter what fails, and group the rest by (model, version).
+
+    With ``rekey_to`` (the topic being read), an event not keyed by its model is re-sent
+    there under its model's key (:func:`reroute_to`) instead of being grouped here."""
+    groups: dict[tuple[str, str], list[tuple[EventT, R]]] = {}
+    for event in events:
+        message = event.message
+        try:
+            parsed = decode(message.value, record, LIMITS)
+        except InvalidEvent as exc:
+            await send_dead_letter(event, exc.reason)
+            continue
+        if rekey_to is not None and message.key != parsed.model_name.encode():
+            with use_event(event):
+                await reroute_to(rekey_to, event, parsed.model_name)
+            continue
+        groups.setdefault((parsed.model_name, parsed.model_version), []).append((event, parsed))
+    return groups
 
 
 Out = TypeVar("Out")

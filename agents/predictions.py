@@ -14,7 +14,6 @@ from agents.monitoring import (
     monitor_config,
     monitor_step,
     origin_of,
-    reroute_to,
     utc,
 )
 from faust_app import app, settings
@@ -34,12 +33,8 @@ def model_signal(record: PredictionEvent) -> dict[str, object]:
     return signal
 
 
-async def reroute(event: EventT, record: PredictionEvent) -> None:
-    await reroute_to(predictions_topic, event, record.model_name)
-
-
 async def process_batch(events: Sequence[EventT]) -> None:
-    groups = await decode_batch(events, PredictionEvent, reroute)
+    groups = await decode_batch(events, PredictionEvent, predictions_topic)
     by_model: dict[str, list[tuple[EventT, PredictionEvent]]] = {}
     for (model, version), items in groups.items():
         observations = [Observation(offset=e.message.offset, partition=e.message.partition,
