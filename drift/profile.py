@@ -22,12 +22,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from drift.kolmogorov import EXACT_MAX_N
 from drift.numeric import FloatArray, bin_counts, psi_edges, quantiles_sorted
 
 PROFILE_FORMAT = "driftline.profile"
 PROFILE_VERSION = 1
-#: Exact reference values are kept up to this many (scipy's exact-KS limit, too).
-EXACT_VALUES_LIMIT = 10_000
+#: Exact reference values are kept up to this many: scipy's exact-KS limit, so a reference
+#: that small is tested exactly.
+EXACT_VALUES_LIMIT = EXACT_MAX_N
 #: Knots in the quantile sketch: quantiles at 0, 1/1000, ..., 1.
 SKETCH_STEPS = 1_000
 DEFAULT_BINS = 10

@@ -15,7 +15,6 @@ from typing import Any, ClassVar, Literal
 Severity = Literal["none", "low", "medium", "high"]
 Kind = Literal["numeric", "categorical"]
 
-SEVERITIES: tuple[Severity, ...] = ("none", "low", "medium", "high")
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,7 +63,7 @@ class ModelRegistry:
         try:
             mv = self.client.get_model_version_by_alias(name, alias)
         except MlflowException as exc:
-            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            if exc.error_code in _MISSING:
                 return None
             raise
         return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}))

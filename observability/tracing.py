@@ -40,10 +40,6 @@ def enabled() -> bool:
     return _tracer is not None
 
 
-def tracer() -> trace.Tracer | None:
-    return _tracer
-
-
 def configure(settings: TracingSettings, *, component: str,
               exporter: SpanExporter | None = None) -> bool:
     """Start tracing for this process if ``settings.enabled`` (returns whether it is on).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
+
+from integrations.resilience import Backoff
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,6 +56,7 @@ def with_retries(
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Run ``fn``; on a transient fault retry up to ``retries`` times with jittered backoff."""
+    backoff = Backoff(base=base_delay, cap=max_delay)
     attempt = 0
     while True:
         try:
@@ -62,7 +64,7 @@ def with_retries(
         except Exception as exc:
             if attempt >= retries or not is_transient(exc):
                 raise
-            delay = min(max_delay, base_delay * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311
+            delay = backoff.delay(attempt)
             attempt += 1
             log.warning("database fault (%s); retry %d/%d in %.2fs", exc, attempt, retries, delay)
             sleep(delay)

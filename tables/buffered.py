@@ -40,6 +40,3 @@ class BufferedStore:
                 self.inner.set(key, value)  # type: ignore[arg-type]
         self._pending.clear()
         return count
-
-    def discard(self) -> None:
-        self._pending.clear()
