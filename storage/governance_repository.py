@@ -14,8 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from schemas.governance import TERMINAL_JOB_STATUSES
 from storage.db import with_retries
@@ -26,7 +24,7 @@ from storage.governance import (
     RetrainRequestRow,
 )
 from storage.models import LabelledPrediction
-from storage.repository import insert_ignoring_duplicates
+from storage.repository import dialect_insert, insert_ignoring_duplicates
 
 
 def _time(value: str | None) -> datetime | None:
@@ -82,8 +80,7 @@ def save_training_jobs(engine: Engine, records: Sequence[Any], *, retries: int =
         "updated_at": _time(r.timestamp),
     } for r in latest.values()]
     table = RetrainJobRow.__table__
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table)
+    stmt = dialect_insert(engine, table)
     excluded = stmt.excluded
     updatable = ("job_id", "status", "progress", "message", "candidate_version", "run_id",
                  "metrics", "last_event_id", "updated_at")

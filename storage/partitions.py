@@ -23,6 +23,14 @@ def partition_name(table: str, month: date) -> str:
     return f"{table}_{month:%Y_%m}"
 
 
+def partitions_of(conn: Connection, table: str) -> list[str]:
+    """Names of ``table``'s partitions (PostgreSQL), sorted."""
+    return list(conn.execute(text(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = :t ORDER BY 1"
+    ), {"t": table}).scalars())
+
+
 def ensure_partitions(conn: Connection, today: date, *, months_back: int = 1,
                       months_ahead: int = 3, tables: Iterable[str] | None = None) -> list[str]:
     """Create missing monthly partitions around ``today``; return the names created.
@@ -36,10 +44,7 @@ def ensure_partitions(conn: Connection, today: date, *, months_back: int = 1,
         conn.execute(text(
             f'CREATE TABLE IF NOT EXISTS "{table}_default" PARTITION OF "{table}" DEFAULT'
         ))
-        existing = set(conn.execute(text(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = :t"
-        ), {"t": table}).scalars())
+        existing = set(partitions_of(conn, table))
         for shift in range(-months_back, months_ahead + 1):
             lo, hi = month_start(today, shift), month_start(today, shift + 1)
             name = partition_name(table, lo)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import Engine, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -16,19 +16,18 @@ from storage.db import with_retries
 from storage.models import DeadLetterRow, DriftResult, LabelledPrediction, PerformanceMetric
 
 
+def dialect_insert(engine: Engine, table: Table) -> Any:
+    """An INSERT for ``table`` with ON CONFLICT clauses, for the store ``engine`` talks to
+    (PostgreSQL in production, the embedded SQLite default otherwise)."""
+    return (pg_insert if engine.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
 def insert_ignoring_duplicates(engine: Engine, table: Table, rows: Sequence[dict[str, Any]],
                                *, retries: int = 5) -> int:
     """Insert ``rows``; rows whose key already exists are skipped. Returns rows inserted."""
     if not rows:
         return 0
-    dialect = engine.dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = pg_insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - only the two supported stores
-        stmt = insert(table)
+    stmt = dialect_insert(engine, table).on_conflict_do_nothing()
 
     def run() -> int:
         with engine.begin() as conn:

@@ -14,7 +14,7 @@ from datetime import date
 from sqlalchemy import Connection, text
 
 from storage.models import PARTITIONED
-from storage.partitions import month_start
+from storage.partitions import month_start, partitions_of
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,7 @@ def expired_partitions(conn: Connection, today: date, older_than_months: int,
         if table not in PARTITIONED:
             raise ValueError(f"{table} is not a partitioned table")
         pattern = re.compile(rf"{re.escape(table)}_(\d{{4}})_(\d{{2}})")
-        children = conn.execute(text(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = :t ORDER BY 1"
-        ), {"t": table}).scalars()
-        for name in children:
+        for name in partitions_of(conn, table):
             match = pattern.fullmatch(name)
             if match is None:  # the DEFAULT partition, or something not ours
                 continue
