@@ -6,27 +6,22 @@ worker starts (``driftline worker``).
 
 from __future__ import annotations
 
-import ssl
-
 import faust
 
 from settings import Settings, get_settings
+from streams.admin import client_options
 
 
 def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
-    kafka = settings.kafka
-    context = None
-    if kafka.security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None
-        )
-    if kafka.security_protocol.startswith("SASL"):
-        password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+    """The TLS/SASL of :func:`streams.admin.client_options`, as faust wants them."""
+    options = client_options(settings.kafka)
+    context = options.get("ssl_context")
+    if "sasl_mechanism" in options:
         return faust.SASLCredentials(
-            username=kafka.sasl_username or "",
-            password=password,
+            username=options["sasl_plain_username"] or "",
+            password=options["sasl_plain_password"] or "",
             ssl_context=context,
-            mechanism=kafka.sasl_mechanism or "PLAIN",
+            mechanism=options["sasl_mechanism"],
         )
     if context is not None:
         return faust.SSLCredentials(context)

@@ -7,7 +7,6 @@ dependency cannot hang a health check.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,19 +43,10 @@ async def probe_kafka(kafka: KafkaSettings, timeout: float) -> Probe:
     """Fetch cluster metadata from the bootstrap brokers (TLS/SASL as configured)."""
     from aiokafka import AIOKafkaClient
 
+    from streams.admin import client_options
+
     async def check() -> str | None:
-        options: dict[str, object] = {"security_protocol": kafka.security_protocol}
-        if kafka.security_protocol in ("SSL", "SASL_SSL"):
-            options["ssl_context"] = ssl.create_default_context(
-                cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
-        if kafka.security_protocol.startswith("SASL"):
-            options.update(
-                sasl_mechanism=kafka.sasl_mechanism or "PLAIN",
-                sasl_plain_username=kafka.sasl_username,
-                sasl_plain_password=(kafka.sasl_password.get_secret_value()
-                                     if kafka.sasl_password else None))
-        client = AIOKafkaClient(bootstrap_servers=kafka.bootstrap_servers,
-                                request_timeout_ms=int(timeout * 1000), **options)
+        client = AIOKafkaClient(request_timeout_ms=int(timeout * 1000), **client_options(kafka))
         try:
             await client.bootstrap()
             brokers = len(client.cluster.brokers())
