@@ -186,6 +186,7 @@ class LabelJoin:
         head = self._head(model)
         out = JoinOutput()
         new: dict[str, list[str]] = {}
+        cutoff = self._cutoff(head, self.config.ttl)  # labels do not move the watermark
         for label in batch:
             if label.source.offset <= head.label_offset:
                 continue
@@ -197,7 +198,6 @@ class LabelJoin:
                 out.joined.append(self._joined(label.prediction_event_id, entry, label.label,
                                                label.timestamp))
                 continue
-            cutoff = self._cutoff(head, self.config.ttl)
             if (cutoff is not None and label.prediction_timestamp is not None
                     and datetime.fromisoformat(label.prediction_timestamp) < cutoff):
                 out.rejected.append(Rejected(label.source, self._expired_reason()))

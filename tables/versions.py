@@ -20,13 +20,14 @@ def touch(store: StateStore, namespace: str, model: str, version: str, timestamp
     key = versions_key(namespace, model)
     raw = store.get(key)
     seen: dict[str, str] = orjson.loads(raw) if raw is not None else {}
-    if timestamp > seen.get(version, ""):
+    changed = raw is None or timestamp > seen.get(version, "")
+    if changed:
         seen[version] = timestamp
     newest = datetime.fromisoformat(max(seen.values()))
     expired = [v for v, last in seen.items()
                if v != version and newest - datetime.fromisoformat(last) > ttl]
     for v in expired:
         del seen[v]
-    if raw is None or expired or orjson.loads(raw) != seen:
+    if changed or expired:
         store.set(key, orjson.dumps(seen))
     return expired
