@@ -25,16 +25,16 @@ class ErrorOut(BaseModel):
     request_id: str | None = None
 
 
-def _error(description: str) -> dict[str, Any]:
+def error_response(description: str) -> dict[str, Any]:
     return {"model": ErrorOut, "description": description}
 
 
 #: documented on every authenticated router
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _error("No API key, or an unknown or revoked one."),
-    403: _error("The key's role is below what the route needs."),
-    429: _error("Rate limit of the key exceeded; see Retry-After."),
-    503: _error("The database is unavailable."),
+    401: error_response("No API key, or an unknown or revoked one."),
+    403: error_response("The key's role is below what the route needs."),
+    429: error_response("Rate limit of the key exceeded; see Retry-After."),
+    503: error_response("The database is unavailable."),
 }
 
 

@@ -20,6 +20,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler
 
+from drift.performance import regression_metrics
+
 #: how models are stored: cloudpickle loads with mlflow-skinny's own dependencies (skops, MLflow's
 #: default, would need skops and pandas in every process that loads a model)
 SERIALIZATION = "cloudpickle"
@@ -104,9 +106,7 @@ def fit(features: Sequence[Mapping[str, Any]], labels: Sequence[Any], *, seed: i
         metrics = {"train_accuracy": float(np.mean(predicted == y))}
         classes = tuple(str(c) for c in model.classes_)
     else:
-        err = predicted - y
-        metrics = {"train_mae": float(np.mean(np.abs(err))),
-                   "train_rmse": float(np.sqrt(np.mean(err**2)))}
+        metrics = {f"train_{name}": value for name, value in regression_metrics(y, predicted).items()}
         classes = ()
     return FitResult(model=model, task=task, n_train=len(keep), metrics=metrics, classes=classes)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api.deps import SessionDep, ViewerDep
 from api.detection import DetectionError, detect, read_table
-from api.errors import AUTH_RESPONSES, ErrorOut, invalid
+from api.errors import AUTH_RESPONSES, error_response, invalid
 from api.models import DetectReportOut, DriftKind, DriftResultOut, LatestDriftOut, Severity
 from api.query import (
     Cursor,
@@ -40,7 +40,7 @@ def list_results(
 
 
 @router.get("/latest", response_model=LatestDriftOut,
-            responses={404: {"model": ErrorOut, "description": "No drift result for the model."}},
+            responses={404: error_response("No drift result for the model.")},
             summary="The latest result per feature of one model")
 def latest(session: SessionDep, _: ViewerDep, model: Name,
            version: OptionalName = None) -> LatestDriftOut:
@@ -68,7 +68,7 @@ def models(session: SessionDep, _: ViewerDep, limit: LimitDep) -> list[str]:
 
 @router.post(
     "/detect", response_model=DetectReportOut,
-    responses={413: {"model": ErrorOut, "description": "Upload larger than API__MAX_UPLOAD_BYTES."}},
+    responses={413: error_response("Upload larger than API__MAX_UPLOAD_BYTES.")},
     summary="Compare two uploaded tables (CSV or Parquet), as `driftline detect` does",
 )
 def detect_files(

@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine, text
 
 from api.deps import EngineDep, OperatorDep, SettingsDep
-from api.errors import AUTH_RESPONSES, ErrorOut
+from api.errors import AUTH_RESPONSES, error_response
 from api.query import Name, OptionalName, TimeRangeDep
 
 router = APIRouter(prefix="/export", tags=["export"], responses=AUTH_RESPONSES)
@@ -48,7 +48,7 @@ def _cell(value: Any, kind: pa.DataType) -> Any:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}},
                      "description": "The window's rows: fixed columns, then one per feature."},
-               404: {"model": ErrorOut, "description": "No labelled predictions in the window."}},
+               404: error_response("No labelled predictions in the window.")},
     summary="A model's labelled predictions as CSV or Parquet, streamed",
 )
 def labelled_predictions(engine: EngineDep, settings: SettingsDep, _: OperatorDep,

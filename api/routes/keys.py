@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request
 
 from api.deps import AdminDep, EngineDep
-from api.errors import AUTH_RESPONSES, ErrorOut
+from api.errors import AUTH_RESPONSES, error_response
 from api.models import KEY_NAME_PATTERN, KeyCreatedOut, KeyCreateIn, KeyOut
 from storage.keys import ApiKeyError, create_key, list_keys, revoke_key
 
@@ -21,7 +21,7 @@ def index(engine: EngineDep, _: AdminDep) -> list[KeyOut]:
 
 
 @router.post("", status_code=201, response_model=KeyCreatedOut,
-             responses={409: {"model": ErrorOut, "description": "A key of that name exists."}},
+             responses={409: error_response("A key of that name exists.")},
              summary="Create a key; the token is in this response only")
 def create(request: Request, body: KeyCreateIn, engine: EngineDep, _: AdminDep) -> KeyCreatedOut:
     try:
@@ -33,7 +33,7 @@ def create(request: Request, body: KeyCreateIn, engine: EngineDep, _: AdminDep) 
 
 
 @router.delete("/{name}", response_model=KeyOut,
-               responses={404: {"model": ErrorOut, "description": "No key of that name."}},
+               responses={404: error_response("No key of that name.")},
                summary="Revoke a key (kept, for the audit trail)")
 def revoke(request: Request, name: KeyName, engine: EngineDep, _: AdminDep) -> KeyOut:
     try:

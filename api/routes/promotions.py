@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, EngineDep, SessionDep, SettingsDep, ViewerDep
-from api.errors import AUTH_RESPONSES, ErrorOut
+from api.errors import AUTH_RESPONSES, error_response
 from api.models import PromoteIn, PromotionActionOut, PromotionDecision, PromotionOut, RollbackIn
 from api.publisher import PublishFailed
 from api.query import (
@@ -43,10 +43,10 @@ router = APIRouter(prefix="/promotions", tags=["promotions"], responses=AUTH_RES
 ModelName = Annotated[str, Path(pattern=NAME_PATTERN, max_length=128,
                                 description="The driftline model (registered as prefix + name).")]
 _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "No such registered model (or version)."},
-    409: {"model": ErrorOut, "description": "Nothing to do: the version already is the champion, "
-                                            "or there is no previous champion to roll back to."},
-    503: {"model": ErrorOut, "description": "MLflow (or the database) is unavailable."},
+    404: error_response("No such registered model (or version)."),
+    409: error_response("Nothing to do: the version already is the champion, "
+                         "or there is no previous champion to roll back to."),
+    503: error_response("MLflow (or the database) is unavailable."),
 }
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import case, func, literal, select
 
 from api.deps import EngineDep, OperatorDep, SessionDep, SettingsDep, ViewerDep
-from api.errors import AUTH_RESPONSES, ErrorOut, invalid
+from api.errors import AUTH_RESPONSES, error_response, invalid
 from api.models import (
     RedTeamBatchIn,
     RedTeamIngestOut,
@@ -48,7 +48,7 @@ def _scoped(stmt, window: TimeRange, **equal: Any):  # type: ignore[no-untyped-d
 
 
 @router.post("/results", status_code=201, response_model=RedTeamIngestOut,
-             responses={413: {"model": ErrorOut, "description": "Body over API__MAX_REQUEST_BYTES."}},
+             responses={413: error_response("Body over API__MAX_REQUEST_BYTES.")},
              summary="Store security-test results (idempotent on event_id)")
 def ingest(request: Request, body: RedTeamBatchIn, _: OperatorDep, engine: EngineDep,
            settings: SettingsDep) -> RedTeamIngestOut:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, OperatorDep, SessionDep, SettingsDep, ViewerDep
-from api.errors import AUTH_RESPONSES, ErrorOut, invalid
+from api.errors import AUTH_RESPONSES, error_response, invalid
 from api.models import (
     JobCancelIn,
     JobStatus,
@@ -59,10 +59,6 @@ JobId = Annotated[str, Path(pattern=NAME_PATTERN, max_length=128)]
 CANCEL_CONFIRM_SECONDS = 5.0
 
 
-def _error(description: str) -> dict[str, object]:
-    return {"model": ErrorOut, "description": description}
-
-
 # -- decisions ------------------------------------------------------------------------------
 
 @router.get("/requests", response_model=Page[RetrainRequestOut],
@@ -80,7 +76,7 @@ def list_requests(
 
 
 @router.get("/requests/{decision_id}", response_model=RetrainRequestOut,
-            responses={404: _error("No such decision (yet: a trigger is decided within seconds "
+            responses={404: error_response("No such decision (yet: a trigger is decided within seconds "
                                    "while a worker runs).")},
             summary="One decision, e.g. the one a manual trigger announced")
 def get_request(decision_id: uuid.UUID, session: SessionDep, _: ViewerDep) -> RetrainRequestOut:
@@ -99,7 +95,7 @@ def _latest_version(engine: Engine, model: str) -> str | None:
 
 @router.post(
     "/requests", status_code=202, response_model=RetrainTriggerOut,
-    responses={503: _error("Kafka (or the database) is unavailable; the trigger was not queued.")},
+    responses={503: error_response("Kafka (or the database) is unavailable; the trigger was not queued.")},
     summary="Ask for a retrain; decided by the retrain agent under the usual cooldown and limit",
 )
 async def trigger_retrain(request: Request, response: Response, body: RetrainTriggerIn,
@@ -150,7 +146,7 @@ def _job(engine: Engine, job_id: str) -> RetrainJobRow | None:
 
 
 @router.get("/jobs/{job_id}", response_model=RetrainJobOut,
-            responses={404: _error("No job with that id.")}, summary="One training job")
+            responses={404: error_response("No job with that id.")}, summary="One training job")
 async def get_job(job_id: JobId, engine: EngineDep, _: ViewerDep) -> RetrainJobOut:
     row = await run_in_threadpool(_job, engine, job_id)
     if row is None:
@@ -179,9 +175,9 @@ async def _cancel(settings: Settings, job_id: str) -> JobState:
 
 @router.post(
     "/jobs/{job_id}/cancel", response_model=RetrainJobOut,
-    responses={404: _error("No job with that id."),
-               409: _error("The job has finished already (or the training service lost it)."),
-               503: _error("The training service (or the database) is unavailable.")},
+    responses={404: error_response("No job with that id."),
+               409: error_response("The job has finished already (or the training service lost it)."),
+               503: error_response("The training service (or the database) is unavailable.")},
     summary="Cancel a training job on the training service and record it",
 )
 async def cancel_job(request: Request, job_id: JobId, principal: OperatorDep,
