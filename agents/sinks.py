@@ -82,14 +82,16 @@ async def write_batch(name: str, save: SaveFn, batch: Sequence[tuple[EventT, Any
 
 
 async def sink(stream: faust.StreamT[bytes], record: type[Event], table: str,
-               save: SaveFn) -> None:
-    """Decode each batch (dead-lettering what does not validate) and write it to ``table``."""
+               save: SaveFn, prepare: Callable[[Any], Any] | None = None) -> None:
+    """Decode each batch (dead-lettering what does not validate), pass each record through
+    ``prepare`` (which may raise :class:`InvalidEvent` too), and write them to ``table``."""
     async for events in stream.take_events(500, within=1.0):
         with handling(events):
             batch: list[tuple[EventT, Any]] = []
             for event in events:
                 try:
-                    batch.append((event, decode(event.message.value, record, LIMITS)))
+                    value = decode(event.message.value, record, LIMITS)
+                    batch.append((event, prepare(value) if prepare is not None else value))
                 except InvalidEvent as exc:
                     await send_dead_letter(event, exc.reason)
             await write_batch(table, save, batch)
