@@ -348,6 +348,9 @@ class PromotionSettings(BaseModel):
     max_rows: int = Field(default=50_000, ge=10)
     #: the candidate's mean top-class probability may fall at most this much below the champion's
     max_confidence_drop: float = Field(default=0.1, ge=0)
+    #: log loss (RMSE) may be worse by less than this share of the champion's before the
+    #: ``no_significant_regression`` criterion fails (the CI's lower bound is compared)
+    max_loss_regression: float = Field(default=0.1, ge=0)
     #: production window for the pre-promotion drift check of the candidate's training data
     drift_check_hours: float = Field(default=24.0, gt=0)
 

@@ -53,7 +53,8 @@ def policy() -> PromotionPolicy:
     p = settings.promotion
     return PromotionPolicy(alpha=p.alpha, min_improvement=p.min_improvement,
                            bootstrap_samples=p.bootstrap_samples, seed=p.seed,
-                           min_holdout=p.min_holdout, max_confidence_drop=p.max_confidence_drop)
+                           min_holdout=p.min_holdout, max_confidence_drop=p.max_confidence_drop,
+                           max_loss_regression=p.max_loss_regression)
 
 
 def drift_check(reg: ModelRegistry, run_id: str, production: list[dict[str, Any]]) -> dict[str, Any]:

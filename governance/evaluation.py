@@ -14,8 +14,11 @@ Criteria (all must pass to promote):
     classification: McNemar's exact test p < ``alpha`` with the candidate ahead;
     regression: the paired-bootstrap CI of the MAE difference lies below zero.
 ``no_significant_regression``
-    the secondary loss (log loss; RMSE for regression) is not significantly worse
-    (paired-bootstrap CI, same ``alpha``).
+    the secondary loss (log loss; RMSE for regression) is not materially worse: fails when
+    the lower bound of its paired-bootstrap CI (same ``alpha``) of candidate − champion
+    exceeds ``max_loss_regression`` × the champion's loss. Without the margin, two models
+    that both know the relationship differ by a consistent sliver of confidence on every
+    row (a few thousandths of a nat), which a paired test calls significant.
 ``training_data_drift``
     the candidate's training data does not drift from current production data.
 ``confidence_stability``
@@ -31,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from governance.significance import mcnemar_exact, paired_bootstrap
+from governance.significance import BootstrapResult, mcnemar_exact, paired_bootstrap
 
 EPS = 1e-15
 
@@ -44,6 +47,9 @@ class PromotionPolicy:
     seed: int = 0
     min_holdout: int = 30
     max_confidence_drop: float = 0.1
+    #: relative margin: a secondary loss worse by less than this share of the champion's is
+    #: not a regression, however significant
+    max_loss_regression: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -129,8 +135,8 @@ def _classification(y: np.ndarray, champion: ModelOutputs, candidate: ModelOutpu
         ll = paired_bootstrap(loss_a, loss_b, alpha=policy.alpha,
                               samples=policy.bootstrap_samples, seed=policy.seed)
         metrics.update(champion_log_loss=float(loss_a.mean()), candidate_log_loss=float(loss_b.mean()))
-        criteria["no_significant_regression"] = _criterion(
-            not ll.low > 0.0, metric="log_loss", ci=ll.to_dict())
+        criteria["no_significant_regression"] = _regression_guard(
+            ll, float(loss_a.mean()), policy, metric="log_loss")
     else:
         criteria["no_significant_regression"] = _criterion(True, note="no probabilities")
     if champion.p_top is not None and candidate.p_top is not None:
@@ -166,9 +172,16 @@ def _regression(y: np.ndarray, champion: ModelOutputs, candidate: ModelOutputs,
                             samples=policy.bootstrap_samples, seed=policy.seed, root=True)
     metrics.update(champion_rmse=float(np.sqrt((abs_a**2).mean())),
                    candidate_rmse=float(np.sqrt((abs_b**2).mean())))
-    criteria["no_significant_regression"] = _criterion(not rmse.low > 0.0, metric="rmse",
-                                                       ci=rmse.to_dict())
+    criteria["no_significant_regression"] = _regression_guard(
+        rmse, metrics["champion_rmse"], policy, metric="rmse")
     criteria["confidence_stability"] = _criterion(True, note="not a classifier")
+
+
+def _regression_guard(ci: BootstrapResult, champion_loss: float, policy: PromotionPolicy,
+                      *, metric: str) -> dict[str, Any]:
+    margin = policy.max_loss_regression * champion_loss
+    return _criterion(not ci.low > margin, metric=metric, champion=champion_loss,
+                      margin=margin, max_relative=policy.max_loss_regression, ci=ci.to_dict())
 
 
 def _verdict(criteria: dict[str, dict[str, Any]], metrics: dict[str, float]) -> Evaluation:
@@ -189,6 +202,10 @@ def _explain(name: str, result: Mapping[str, Any]) -> str:
                 f"(reduction {result['relative_reduction']:+.1%} < {result['minimum']:.1%})")
     if name == "significance" and "p_value" in result:
         return f"McNemar p={result['p_value']:.3g} not < {result['alpha']} in the candidate's favour"
+    if name == "no_significant_regression" and "margin" in result:
+        return (f"{result['metric']} worse by at least {result['ci']['low']:.4g} "
+                f"(> margin {result['margin']:.4g} = {result['max_relative']:.0%} of the "
+                f"champion's {result['champion']:.4g})")
     if name == "holdout_size":
         return f"{result['value']} held-out rows < {result['minimum']}"
     if name == "training_data_drift":

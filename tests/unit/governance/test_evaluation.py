@@ -62,6 +62,39 @@ def test_regression_uses_mae_bootstrap_and_rmse():
     assert not worse.promote and not worse.criteria["no_significant_regression"]["passed"]
 
 
+def test_a_consistent_but_immaterial_log_loss_gap_is_not_a_regression():
+    # both models are right on every row; the candidate is a little less sure everywhere, so
+    # the paired CI of the gap excludes zero but the gap is ~2% of the champion's loss
+    rng = np.random.default_rng(1)
+    y = np.array(["yes", "no"] * 100, dtype=object)
+    p_champion = rng.uniform(0.75, 0.95, 200)
+    p_candidate = p_champion - 0.004
+    champion = outputs(list(y), p_champion, p_champion)
+    candidate = outputs(list(y), p_candidate, p_candidate)
+    result = evaluate(y, "classification", champion, candidate, PromotionPolicy(), PASS)
+    guard = result.criteria["no_significant_regression"]
+    assert guard["ci"]["low"] > 0.0  # significant ...
+    assert guard["passed"] and guard["ci"]["low"] < guard["margin"]  # ... but immaterial
+    strict = evaluate(y, "classification", champion, candidate,
+                      PromotionPolicy(max_loss_regression=0.0), PASS)
+    assert not strict.criteria["no_significant_regression"]["passed"]
+
+
+def test_a_material_log_loss_regression_blocks_promotion_and_is_explained():
+    y = np.array(["yes", "no"] * 100, dtype=object)
+    wrong = ["no", "yes"] * 10 + list(y[20:])  # 20 rows the champion gets wrong
+    champion = outputs(wrong, [0.3] * 20 + [0.9] * 180, [0.7] * 20 + [0.9] * 180)
+    # the candidate fixes those rows but is barely sure of anything: log loss ~0.67 vs ~0.21
+    candidate = outputs(list(y), [0.51] * 200, [0.51] * 200)
+    result = evaluate(y, "classification", champion, candidate,
+                      PromotionPolicy(max_confidence_drop=1.0), PASS)
+    assert result.criteria["improvement"]["passed"] and result.criteria["significance"]["passed"]
+    guard = result.criteria["no_significant_regression"]
+    assert not guard["passed"] and guard["ci"]["low"] > guard["margin"] > 0
+    assert not result.promote
+    assert "log_loss worse by at least" in result.reason and "10% of the champion's" in result.reason
+
+
 def test_model_outputs_of_a_fitted_pipeline():
     x = [{"a": float(i), "c": "u" if i % 3 else "v"} for i in range(60)]
     labels = ["hi" if i >= 30 else "lo" for i in range(60)]
