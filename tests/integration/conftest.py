@@ -228,3 +228,16 @@ def changelog_state(broker: str, app_id: str, table: str = "feature-state") -> d
     """The table as its changelog says it is now (latest value per key, deletions dropped)."""
     latest = asyncio.run(_latest(broker, f"{app_id}-{table}-changelog"))
     return {k: v for k, v in latest.items() if v is not None}
+
+
+def wait_for_changelog(broker: str, app_id: str, ready: Callable[[dict[bytes, bytes]], bool],
+                       timeout: float = 60.0, table: str = "feature-state") -> dict[bytes, bytes]:
+    """The changelog state once ``ready(state)`` holds, or the last one read at the timeout
+    (the caller's assertions then say what is missing): the worker's writes reach the
+    changelog asynchronously, so a fixed sleep is a race."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = changelog_state(broker, app_id, table)
+        if ready(state) or time.monotonic() >= deadline:
+            return state
+        time.sleep(0.5)

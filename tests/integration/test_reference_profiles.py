@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from cli.traffic import TrafficSpec, feature_events
-from tests.integration.conftest import consume, produce, run_cli
+from tables.state import ModelHead
+from tests.integration.conftest import consume, produce, run_cli, wait_for_changelog
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +29,11 @@ def test_reference_from_a_csv_is_used_by_the_stream(worker_factory, base_env, br
     worker_factory(DRIFT__REFERENCE_SIZE="500", DRIFT__WINDOW_SIZE="500", DRIFT__DETECTORS="[]")
     out = run_cli(base_env, "reference", "set", model, "1", "--from", str(path))
     assert "3 features" in out.stdout and "exact values kept" in out.stdout
-    # give the worker the reference before the traffic (both keyed by the model)
-    import time
-
-    time.sleep(3)
+    # the worker holds the reference before the traffic starts (separate topics: no order)
+    key = f"fh|{model}|1".encode()
+    state = wait_for_changelog(
+        broker, unique, lambda s: key in s and bool(ModelHead.decode(s[key]).reference_id))
+    assert key in state and ModelHead.decode(state[key]).reference_id, "reference not applied"
     spec = TrafficSpec(model_name=model, seed=9)
     produce(broker, f"{unique}-features",
             [(model.encode(), orjson.dumps(e)) for e in feature_events(spec, 1000)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from itertools import zip_longest
 
 import orjson
@@ -10,7 +9,7 @@ import pytest
 
 from cli.traffic import TrafficSpec, feature_events
 from tables.state import ModelHead
-from tests.integration.conftest import changelog_state, consume, produce
+from tests.integration.conftest import consume, produce, wait_for_changelog
 
 pytestmark = pytest.mark.integration
 WINDOW_TESTS = ("ks", "chi2")
@@ -62,8 +61,9 @@ def test_failover_loses_nothing_and_counts_nothing_twice(worker_factory, base_en
     assert first.alive
 
     # the state the survivor left: every event counted exactly once per model
-    time.sleep(3)
-    state = changelog_state(broker, unique)
+    heads = [f"fh|{model}|1".encode() for model in models]
+    state = wait_for_changelog(broker, unique, lambda s: all(
+        k in s and ModelHead.decode(s[k]).seq >= 5000 for k in heads))
     for model in models:
         head = ModelHead.decode(state[f"fh|{model}|1".encode()])
         assert head.seq == 5000, (model, head.seq)
@@ -179,8 +179,10 @@ def test_events_keyed_by_something_else_are_rekeyed_and_counted_once(worker_fact
     assert len(results) == 6 and worker.alive
     assert sorted({(e["window_start_seq"], e["current_size"]) for e in results}) == \
         [(1000, 1000), (2000, 1000)]
-    time.sleep(3)
-    head = ModelHead.decode(changelog_state(broker, unique)[f"fh|{model}|1".encode()])
+    key = f"fh|{model}|1".encode()
+    state = wait_for_changelog(broker, unique,
+                               lambda s: key in s and ModelHead.decode(s[key]).seq >= 3000)
+    head = ModelHead.decode(state[key])
     assert head.seq == 3000 and head.duplicate_copies == 0
     assert sum(1 for k in keys if k != model.encode()) == 2000
     assert head.rerouted  # the copies were seen as copies
