@@ -81,6 +81,12 @@ def champion_probability(features: dict[str, Any]) -> float:
     return round(1 / (1 + math.exp(-3 * score)), 6)
 
 
+def _event_id(model: str, rng: random.Random) -> str:
+    """Seeded, and distinct per model: sinks are idempotent on ``event_id``, so two models'
+    traffic (two demo runs, or a test beside a demo on one database) must not share ids."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"driftline-demo:{model}:{rng.getrandbits(128)}"))
+
+
 def traffic(model: str, n: int, shift_at: int, seed: int = 42) -> Iterator[tuple[str, dict]]:
     """(topic, event) in arrival order. Before ``shift_at`` events are a few days old; after
     it, the last few hours — which the trainer and the promotion check look at."""
@@ -97,15 +103,14 @@ def traffic(model: str, n: int, shift_at: int, seed: int = 42) -> Iterator[tuple
         p_yes = champion_probability(features)
         base = {"schema_version": 1, "model_name": model, "model_version": "1",
                 "timestamp": when.isoformat()}
-        prediction_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        yield "features", {**base, "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                           "features": features}
+        prediction_id = _event_id(model, rng)
+        yield "features", {**base, "event_id": _event_id(model, rng), "features": features}
         yield "predictions", {**base, "event_id": prediction_id,
                               "prediction": "yes" if p_yes > 0.5 else "no",
                               "probabilities": {"yes": p_yes, "no": round(1 - p_yes, 6)},
                               "features": features}
         labels.append((i + rng.randrange(20, 120), {
-            **base, "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            **base, "event_id": _event_id(model, rng),
             "timestamp": (when + timedelta(minutes=20)).isoformat(),
             "prediction_event_id": prediction_id, "label": _noisy(truth(features, changed), rng),
             "prediction_timestamp": when.isoformat()}))
@@ -116,8 +121,9 @@ def traffic(model: str, n: int, shift_at: int, seed: int = 42) -> Iterator[tuple
         yield "labels", label
 
 
-async def _produce(broker: str, prefix: str, model: str, items: list[tuple[str, dict]],
-                   rate: float) -> None:
+async def produce_traffic(broker: str, prefix: str, model: str,
+                          items: list[tuple[str, dict]], rate: float) -> None:
+    """Send ``traffic`` in order, keyed by the model, at about ``rate`` messages/s."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=broker.removeprefix("kafka://"), acks="all",
@@ -203,7 +209,7 @@ async def _follow(broker: str, prefix: str, say: Any, timeout: float) -> dict[st
 
 async def _stream_and_follow(broker: str, prefix: str, model: str, items: list[tuple[str, dict]],
                              rate: float, say: Any) -> dict[str, Any] | None:
-    producing = asyncio.create_task(_produce(broker, prefix, model, items, rate))
+    producing = asyncio.create_task(produce_traffic(broker, prefix, model, items, rate))
     try:
         return await _follow(broker, prefix, say, timeout=len(items) / rate + 240)
     finally:

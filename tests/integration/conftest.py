@@ -195,7 +195,8 @@ def produce(broker: str, topic: str, items: list[tuple[bytes | None, bytes | Non
     asyncio.run(_produce(broker, topic, items, partitions))
 
 
-async def _latest(broker: str, topic: str) -> dict[bytes, bytes | None]:
+async def _read_to_end(broker: str, topic: str) -> list[Any]:
+    """Every record of ``topic`` up to the end offsets at the time of the call."""
     from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import TopicPartition
 
@@ -211,22 +212,29 @@ async def _latest(broker: str, topic: str) -> dict[bytes, bytes | None]:
         end = await consumer.end_offsets(tps)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        latest: dict[bytes, bytes | None] = {}
+        out: list[Any] = []
         remaining = {tp for tp in tps if end[tp] > 0}
         while remaining:
             for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
                 for record in records:
-                    latest[record.key] = record.value
+                    if record.offset < end[tp]:
+                        out.append(record)
                     if record.offset + 1 >= end[tp]:
                         remaining.discard(tp)
-        return latest
+        return out
     finally:
         await consumer.stop()
 
 
+def read_to_end(broker: str, topic: str) -> list[Any]:
+    return asyncio.run(_read_to_end(broker, topic))
+
+
 def changelog_state(broker: str, app_id: str, table: str = "feature-state") -> dict[bytes, bytes]:
     """The table as its changelog says it is now (latest value per key, deletions dropped)."""
-    latest = asyncio.run(_latest(broker, f"{app_id}-{table}-changelog"))
+    latest: dict[bytes, bytes | None] = {}
+    for record in read_to_end(broker, f"{app_id}-{table}-changelog"):
+        latest[record.key] = record.value
     return {k: v for k, v in latest.items() if v is not None}
 
 

@@ -8,12 +8,13 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy import select
 
 from governance.synthetic import drift_event, labelled_rows
 from storage.governance import PromotionDecisionRow, RetrainJobRow, RetrainRequestRow
-from tests.integration.conftest import produce, run_cli
+from tests.integration.conftest import produce, read_to_end, run_cli
 from tests.integration.loop_support import (
     TrainerProcess,
     now,
@@ -184,3 +185,77 @@ def test_loop_keeps_the_champion_when_the_candidate_is_no_better(
     mails = wait_for_mail(f"{unique}@example.test",
                           lambda m: any("rejected" in x["subject"] for x in m))
     assert f"driftline: {model} v2 rejected" in [m["subject"] for m in mails]
+
+
+def test_drifted_traffic_with_labels_closes_the_loop(
+        unique, loop_env, worker_factory, broker, engine, tmp_path, tracking_uri):
+    """No shortcut: features, predictions and delayed labels through the monitors; the world
+    changes halfway, the monitors alert, and the loop retrains and promotes on its own."""
+    import asyncio
+    import random
+
+    from cli.demo import _noisy, produce_traffic, traffic, truth
+    from cli.model_cmd import bootstrap_champion
+    from integrations.registry import ModelRegistry
+    from storage.models import DriftResult, LabelledPrediction, PerformanceMetric
+
+    model = f"{unique}-traffic"
+    env = {**loop_env, "PERFORMANCE__WINDOW_SIZE": "500",
+           "TRAINER__WINDOW_HOURS": "12", "PROMOTION__WINDOW_HOURS": "12"}
+    history = [next(traffic(model, 1, 10**9, seed=s))[1]["features"] for s in range(600)]
+    noise = random.Random(7)
+    assert bootstrap_champion(tracking_uri, model, model, history,
+                              [_noisy(truth(f, changed=False), noise) for f in history]) == "1"
+    trainer = TrainerProcess(env, tmp_path / "trainer.log")
+    try:
+        trainer.wait_ready()
+        worker_factory(**{**env, "TRAINER__URL": trainer.url})
+        items = list(traffic(model, 6000, shift_at=3000))
+        asyncio.run(produce_traffic(broker, f"{unique}-", model, items, rate=6000))
+
+        decisions = records(broker, f"{unique}-promotion-events", lambda r: len(r) >= 1,
+                            timeout=240)
+        assert len(decisions) == 1, "no promotion decision"
+        drift, requests, jobs = ([orjson.loads(m.value) for m in read_to_end(broker, f"{unique}-{t}")]
+                                 for t in ("drift-events", "retrain-requests", "training-jobs"))
+    finally:
+        trainer.stop()
+
+    # the monitors saw the change: inputs, the model's outputs and its accuracy
+    fired = {(d["kind"], d["feature"]) for d in drift if d.get("alert") == "fired"}
+    assert {("data_drift", "x1"), ("data_drift", "region")} <= fired, fired
+    assert any(kind == "model_drift" for kind, _ in fired), fired
+    assert any(kind == "performance_drop" for kind, _ in fired), fired
+    assert not any(d["drifted"] for d in drift
+                   if d["kind"] == "data_drift" and d["window_end_seq"] <= 3000), \
+        "drift reported before the change"
+    # many triggers, one retrain: the rest merged or suppressed, each with its reason
+    accepted = [r for r in requests if r["decision"] == "accepted"]
+    assert len(accepted) == 1, [(r["decision"], r["reason"]) for r in requests]
+    assert len(requests) > 1
+    assert all(r["reason"] for r in requests)
+    assert {r["decision"] for r in requests} <= {"accepted", "merged", "suppressed_cooldown"}
+    assert [j["status"] for j in jobs][-1] == "succeeded" and jobs[-1]["candidate_version"] == "2"
+    assert {j["request_id"] for j in jobs} == {accepted[0]["request_id"]}
+
+    decision = decisions[0]
+    assert decision["decision"] == "promoted", decision["reason"]
+    assert decision["criteria"]["significance"]["p_value"] < 0.05
+    registry = ModelRegistry(tracking_uri)
+    assert registry.alias(model, "champion").version == "2"
+    assert registry.alias(model, "previous_champion").version == "1"
+
+    # what the sinks kept: labelled pairs (the training data), drift history, metrics
+    assert len(_wait_rows(engine, select(LabelledPrediction.event_id).where(
+        LabelledPrediction.model_name == model), 6000)) == 6000
+    assert _wait_rows(engine, select(DriftResult.event_id).where(DriftResult.model_name == model), 1)
+    assert _wait_rows(engine, select(PerformanceMetric.event_id).where(
+        PerformanceMetric.model_name == model), 1)
+    alert_subject = f"[driftline] {model} v1: "
+    mails = wait_for_mail(f"{unique}@example.test", lambda m: any(
+        "promoted" in x["subject"] for x in m) and any(
+            x["subject"].startswith(alert_subject) for x in m))
+    subjects = [m["subject"] for m in mails]
+    assert f"driftline: {model} v2 promoted" in subjects, subjects
+    assert f"driftline: retrain accepted for {model}" in subjects, subjects
+    assert any(s.startswith(alert_subject) for s in subjects), subjects
