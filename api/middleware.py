@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, HTTP metrics, the audit trail and body-size limits.
+"""ASGI middleware: request ids, server spans, HTTP metrics, the audit trail and body-size
+limits.
 
 Plain ASGI rather than ``BaseHTTPMiddleware`` so streamed exports are not buffered and the
 size limit can refuse a body before it is read.
@@ -22,6 +23,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import UNMATCHED, HttpMetrics
+from observability import tracing
 
 log = logging.getLogger(__name__)
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -63,9 +65,11 @@ class RequestContext:
                 MutableHeaders(scope=message).append("X-Request-ID", rid)
             await send(message)
 
+        span = _server_span(scope, rid)
         self.metrics.in_progress.inc()
         try:
-            await self.app(scope, receive, send_with_id)
+            with tracing.activate(span) if span is not None else tracing.NOTHING:
+                await self.app(scope, receive, send_with_id)
         except Exception:
             status = 500
             raise
@@ -74,6 +78,8 @@ class RequestContext:
             elapsed = time.perf_counter() - began
             route = getattr(scope.get("route"), "path", None)
             self.metrics.observe(scope["method"], route or UNMATCHED, status, elapsed)
+            if span is not None:
+                _end_server_span(span, scope["method"], route, status)
             if scope["method"] in MUTATING:
                 await self._audit(scope, state, rid, started, route, status, elapsed)
 
@@ -106,6 +112,30 @@ class RequestContext:
         except Exception:  # the call itself is over; a lost audit row must at least be loud
             log.exception("audit entry not written: %s", {k: entry[k] for k in
                                                           ("request_id", "actor", "action")})
+
+
+def _server_span(scope: Scope, rid: str) -> Any:
+    """A SERVER span for the request (None when tracing is off), continuing the caller's
+    trace when the request carries ``traceparent``. Everything the request does — Kafka
+    writes, calls to the trainer — becomes its child."""
+    if not tracing.enabled():
+        return None
+    return tracing.start_span(
+        f"{scope['method']} {UNMATCHED}", parent=tracing.extract(Headers(scope=scope)),
+        kind=tracing.SpanKind.SERVER,
+        attributes={"http.request.method": scope["method"], "url.path": scope["path"][:512],
+                    "url.scheme": scope.get("scheme", "http"), "driftline.request_id": rid})
+
+
+def _end_server_span(span: Any, method: str, route: str | None, status: int) -> None:
+    # named by route template, not path: ids in paths would make every span name unique
+    span.update_name(f"{method} {route or UNMATCHED}")
+    if route:
+        span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(tracing.Status(tracing.StatusCode.ERROR, f"HTTP {status}"))
+    span.end()
 
 
 class BodySizeLimit:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from observability import tracing
 from settings import KafkaSettings
 from streams.admin import client_options, ensure_topics
 
@@ -47,7 +48,10 @@ class EventPublisher:
         if missing:  # the broker does not auto-create topics; a send would wait for them
             await ensure_topics(self.kafka, missing)
             self._topics |= missing
-        pending = [await producer.send(topic, key=key, value=value) for topic, key, value in items]
+        # the request's trace goes on with the agents that consume these records
+        headers = tracing.inject(None)
+        pending = [await producer.send(topic, key=key, value=value, headers=headers)
+                   for topic, key, value in items]
         await asyncio.gather(*pending)
 
     async def _started(self) -> AIOKafkaProducer:

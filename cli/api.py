@@ -29,11 +29,16 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
     import uvicorn
 
     from api.main import create_app
-    from observability import logs
+    from observability import logs, tracing
 
     json_logs = logs.logging_config(settings.log_level, settings.log_format,
                                     loggers=("uvicorn", "uvicorn.error", "uvicorn.access"))
-    uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port,
-                log_level="warning" if settings.log_level == "warn" else settings.log_level,
-                proxy_headers=True, server_header=False,
-                **({"log_config": json_logs} if json_logs is not None else {}))
+    tracing.configure(settings.tracing, component="api")
+    try:
+        uvicorn.run(create_app(settings), host=host or settings.api.host,
+                    port=port or settings.api.port,
+                    log_level="warning" if settings.log_level == "warn" else settings.log_level,
+                    proxy_headers=True, server_header=False,
+                    **({"log_config": json_logs} if json_logs is not None else {}))
+    finally:
+        tracing.shutdown()  # export what is pending

@@ -145,6 +145,39 @@ def test_a_manual_trigger_is_queued_on_kafka_by_an_operator_and_audited(
     assert audit(engine, f"{unique}-viewer").outcome == "denied"
 
 
+def test_a_manual_trigger_carries_the_request_trace_to_kafka(
+        make_client, keys, seed, broker, unique, now):
+    """The operator's request continues the caller's trace; the trigger on Kafka carries the
+    request's span, so the worker's retrain agent (a consumer) goes on with the same trace."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from observability import tracing
+    from settings import TracingSettings
+    from tests.integration.conftest import consume
+
+    client = make_client()
+    model = f"{unique}-traced"
+    seed(DriftResult, [drift_row(model, now, model_version="2")])
+    exporter = InMemorySpanExporter()
+    tracing.configure(TracingSettings(enabled=True), component="api-test", exporter=exporter)
+    try:
+        r = client.post("/retrain/requests", json={"model_name": model, "reason": "traced"},
+                        headers={**keys.operator, "traceparent":
+                                 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+    finally:
+        tracing.shutdown()
+    assert r.status_code == 202, r.text
+    (server,) = [s for s in exporter.get_finished_spans() if s.kind is trace.SpanKind.SERVER]
+    assert server.name == "POST /retrain/requests"
+    assert server.context.trace_id == 0x4BF92F3577B34DA6A3CE929D0E0E4736
+    assert server.attributes["http.response.status_code"] == 202
+
+    (message,) = consume(broker, f"{unique}-retrain-triggers", lambda m: len(m) >= 1, timeout=30)
+    carried = trace.get_current_span(tracing.extract(message.headers)).get_span_context()
+    assert (carried.trace_id, carried.span_id) == (server.context.trace_id, server.context.span_id)
+
+
 def test_kafka_down_is_503_and_nothing_internal(make_client, keys, unique):
     client = make_client(kafka={"broker": f"kafka://127.0.0.1:{closed_port()}"},
                          api={"publish_timeout_seconds": 3})
