@@ -70,8 +70,10 @@ class RequestContext:
         try:
             with tracing.activate(span) if span is not None else tracing.NOTHING:
                 await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
             status = 500
+            if span is not None:
+                span.record_exception(exc)
             raise
         finally:
             self.metrics.in_progress.dec()

@@ -59,7 +59,10 @@ class EventPublisher:
             if self._producer is None:
                 producer = AIOKafkaProducer(**client_options(self.kafka), acks="all")
                 try:
-                    await producer.start()
+                    # its background sender task copies the current context: not the
+                    # first request's span, which would otherwise stay current there for good
+                    with tracing.activate(None):
+                        await producer.start()
                 except BaseException:
                     await producer.stop()
                     raise

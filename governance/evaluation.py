@@ -28,6 +28,7 @@ Criteria (all must pass to promote):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,13 @@ class PromotionPolicy:
     #: relative margin: a secondary loss worse by less than this share of the champion's is
     #: not a regression, however significant
     max_loss_regression: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError("alpha must be in (0, 1)")
+        for name in ("min_improvement", "max_confidence_drop", "max_loss_regression"):
+            if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
+                raise ValueError(f"{name} must be a finite number >= 0")
 
 
 @dataclass(frozen=True)
@@ -179,8 +187,12 @@ def _regression(y: np.ndarray, champion: ModelOutputs, candidate: ModelOutputs,
 
 def _regression_guard(ci: BootstrapResult, champion_loss: float, policy: PromotionPolicy,
                       *, metric: str) -> dict[str, Any]:
+    """Fails when the candidate is significantly worse by more than the margin (the CI's lower
+    bound above it) — not a non-inferiority test, which would demand the upper bound below it
+    and reject most candidates on a small holdout. A loss that is not finite fails."""
     margin = policy.max_loss_regression * champion_loss
-    return _criterion(not ci.low > margin, metric=metric, champion=champion_loss,
+    finite = math.isfinite(ci.low) and math.isfinite(margin)
+    return _criterion(finite and not ci.low > margin, metric=metric, champion=champion_loss,
                       margin=margin, max_relative=policy.max_loss_regression, ci=ci.to_dict())
 
 

@@ -239,13 +239,22 @@ def changelog_state(broker: str, app_id: str, table: str = "feature-state") -> d
 
 
 def wait_for_changelog(broker: str, app_id: str, ready: Callable[[dict[bytes, bytes]], bool],
-                       timeout: float = 60.0, table: str = "feature-state") -> dict[bytes, bytes]:
-    """The changelog state once ``ready(state)`` holds, or the last one read at the timeout
-    (the caller's assertions then say what is missing): the worker's writes reach the
-    changelog asynchronously, so a fixed sleep is a race."""
+                       timeout: float = 60.0, table: str = "feature-state",
+                       settle: float = 2.0) -> dict[bytes, bytes]:
+    """The changelog state once ``ready(state)`` holds and nothing changed for ``settle``
+    seconds, or the last one read at the timeout (the caller's assertions then say what is
+    wrong): the worker's writes reach the changelog asynchronously, so a fixed sleep is a
+    race, and stopping at the first ready read would miss writes still on their way (a
+    double count that lands a moment later)."""
     deadline = time.monotonic() + timeout
+    previous: dict[bytes, bytes] | None = None
+    since = time.monotonic()
     while True:
         state = changelog_state(broker, app_id, table)
-        if ready(state) or time.monotonic() >= deadline:
+        if state != previous:
+            previous, since = state, time.monotonic()
+        elif ready(state) and time.monotonic() - since >= settle:
+            return state
+        if time.monotonic() >= deadline:
             return state
         time.sleep(0.5)

@@ -134,6 +134,10 @@ def _run_loop(relation: str, *, unique, loop_env, trainer, worker_factory, broke
     request_rows = _wait_rows(engine, select(RetrainRequestRow).where(
         RetrainRequestRow.model_name == model), 3)
     assert sorted(row.decision for row in request_rows) == ["accepted", "merged", "merged"]
+    # read again now that the sinks have caught up: still one decision, still one job
+    assert len(read_to_end(broker, f"{unique}-promotion-events")) == 1
+    assert len({j["job_id"] for j in (orjson.loads(m.value) for m in read_to_end(
+        broker, f"{unique}-training-jobs"))}) == 1
     return model, decision, registry
 
 
@@ -259,3 +263,7 @@ def test_drifted_traffic_with_labels_closes_the_loop(
     assert f"driftline: {model} v2 promoted" in subjects, subjects
     assert f"driftline: retrain accepted for {model}" in subjects, subjects
     assert any(s.startswith(alert_subject) for s in subjects), subjects
+    # after all that: still exactly one decision and one accepted request
+    assert len(read_to_end(broker, f"{unique}-promotion-events")) == 1
+    assert sum(orjson.loads(m.value)["decision"] == "accepted"
+               for m in read_to_end(broker, f"{unique}-retrain-requests")) == 1

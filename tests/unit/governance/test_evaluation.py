@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from governance.evaluation import ModelOutputs, PromotionPolicy, evaluate, model_outputs
 from trainer.fit import fit
@@ -93,6 +94,21 @@ def test_a_material_log_loss_regression_blocks_promotion_and_is_explained():
     assert not guard["passed"] and guard["ci"]["low"] > guard["margin"] > 0
     assert not result.promote
     assert "log_loss worse by at least" in result.reason and "10% of the champion's" in result.reason
+
+
+def test_a_loss_that_is_not_finite_fails_the_guard():
+    y = np.array(["yes", "no"] * 50, dtype=object)
+    champion = outputs(list(y), [float("nan")] * 100, [0.9] * 100)
+    candidate = outputs(list(y), [0.9] * 100, [0.9] * 100)
+    result = evaluate(y, "classification", champion, candidate, PromotionPolicy(), PASS)
+    assert not result.criteria["no_significant_regression"]["passed"]
+
+
+@pytest.mark.parametrize("field", ["min_improvement", "max_confidence_drop", "max_loss_regression"])
+@pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf")])
+def test_a_policy_with_a_negative_or_non_finite_threshold_is_refused(field, value):
+    with pytest.raises(ValueError, match=field):
+        PromotionPolicy(**{field: value})
 
 
 def test_model_outputs_of_a_fitted_pipeline():

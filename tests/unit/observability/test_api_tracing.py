@@ -67,6 +67,7 @@ def test_a_request_without_context_starts_a_trace_and_errors_mark_the_span(spans
     first, second = [s for s in _server(spans) if s.name == "GET /models/{name}"]
     assert first.parent is None and first.context.trace_id != second.context.trace_id
     assert by_name["GET /boom"].status.status_code is trace.StatusCode.ERROR
+    assert [e.name for e in by_name["GET /boom"].events] == ["exception"]
     assert by_name["GET <unmatched>"].attributes["http.response.status_code"] == 404
     assert by_name["GET <unmatched>"].status.status_code is trace.StatusCode.UNSET
 
@@ -90,8 +91,8 @@ class _Producer:
         return acked()
 
 
-@pytest.mark.parametrize("traced", [True, False])
-async def test_the_publisher_sends_the_current_context(spans, monkeypatch, traced):
+@pytest.mark.parametrize("in_a_span", [True, False])
+async def test_the_publisher_sends_the_current_context(spans, monkeypatch, in_a_span):
     publisher = EventPublisher(KafkaSettings(broker="kafka://127.0.0.1:1"), timeout=5)
     producer = _Producer()
 
@@ -101,14 +102,14 @@ async def test_the_publisher_sends_the_current_context(spans, monkeypatch, trace
     monkeypatch.setattr(publisher, "_started", started)
     publisher._topics = {"retrain-triggers"}  # noqa: SLF001 - no broker to create it on
     items = [("retrain-triggers", b"m", b"{}"), ("retrain-triggers", b"m", b"[]")]
-    if traced:
+    if in_a_span:
         with tracing.span("POST /retrain/requests") as request:
             await publisher.send(items)
         for record in producer.sent:
             ctx = tracing.extract(record["headers"])
             assert trace.get_current_span(ctx).get_span_context().span_id == \
                 request.get_span_context().span_id
-    else:
+    else:  # tracing on, but no request span active: nothing to carry
         await publisher.send(items)
         assert [record["headers"] for record in producer.sent] == [None, None]
     assert [record["value"] for record in producer.sent] == [b"{}", b"[]"]
