@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from cli.errors import BadInput
 from cli.settings_util import load_settings
 
 
@@ -17,14 +16,9 @@ def api(host: str | None, port: int | None, migrate: bool) -> None:
     """Serve the query API (drift, performance, red team, export, audit)."""
     settings = load_settings()
     if migrate:
-        from sqlalchemy.exc import OperationalError
+        from cli.db import migrate as run_migrations
 
-        from storage.db import upgrade
-
-        try:
-            upgrade(settings.database_url)
-        except OperationalError as exc:
-            raise BadInput(f"database: cannot migrate: {str(exc.orig).strip().splitlines()[0]}") from None
+        run_migrations(settings.database_url)
 
     import uvicorn
 

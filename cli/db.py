@@ -7,6 +7,21 @@ import click
 from cli.errors import BadInput
 
 
+def migrate(database_url: str, revision: str = "head") -> None:
+    """Apply migrations, or fail with one line naming the database (never its credentials)
+    and the driver's first line of complaint."""
+    from sqlalchemy.exc import OperationalError
+
+    from storage.db import upgrade as run_upgrade
+
+    try:
+        run_upgrade(database_url, revision)
+    except OperationalError as exc:
+        where = database_url.split("@")[-1]
+        raise BadInput(f"database: cannot migrate {where}: "
+                       f"{str(exc.orig).strip().splitlines()[0]}") from None
+
+
 @click.group()
 def db() -> None:
     """Database schema management."""
@@ -16,14 +31,7 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def upgrade(revision: str) -> None:
     """Apply migrations (creates the SQLite file when no DATABASE__URL is set)."""
-    from sqlalchemy.exc import OperationalError
-
     from cli.settings_util import load_settings
-    from storage.db import upgrade as run_upgrade
 
-    settings = load_settings()
-    try:
-        run_upgrade(settings.database_url, revision)
-    except OperationalError as exc:
-        raise BadInput(f"database unreachable: {str(exc.orig).strip().splitlines()[0]}") from None
+    migrate(load_settings().database_url, revision)
     click.echo(f"database at revision {revision}")

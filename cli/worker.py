@@ -17,15 +17,9 @@ def worker(loglevel: str | None, migrate: bool) -> None:
     """Run the stream-processing worker (all agents) until interrupted."""
     settings = load_settings()
     if migrate:
-        from sqlalchemy.exc import OperationalError
+        from cli.db import migrate as run_migrations
 
-        from storage.db import upgrade
-
-        try:
-            upgrade(settings.database_url)
-        except OperationalError as exc:
-            raise BadInput(f"database: cannot migrate {settings.database_url.split('@')[-1]}: "
-                           f"{str(exc.orig).strip().splitlines()[0]}") from None
+        run_migrations(settings.database_url)
 
     import asyncio
 
