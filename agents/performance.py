@@ -9,6 +9,7 @@ import faust
 from agents.monitoring import apply_and_publish, decode_batch
 from faust_app import app, settings
 from schemas.events import LabelledPredictionEvent
+from streams.gaps import guard_for
 from streams.telemetry import handling
 from streams.topics import labelled_predictions_topic
 from tables.performance import PerformanceConfig, PerformanceMonitor
@@ -24,8 +25,12 @@ def performance_config(model: str) -> PerformanceConfig:
 
 @app.agent(labelled_predictions_topic, concurrency=1)
 async def monitor_performance(stream: faust.StreamT[bytes]) -> None:
-    async for events in stream.take_events(settings.drift.batch_size,
-                                           within=settings.drift.batch_seconds):
+    guard = guard_for(app, "monitor_performance")
+    async for batch in stream.take_events(settings.drift.batch_size,
+                                          within=settings.drift.batch_seconds):
+        events = await guard.admit(batch)
+        if not events:
+            continue
         with handling(events):
             groups = await decode_batch(events, LabelledPredictionEvent)
             for (model, version), items in groups.items():

@@ -18,6 +18,7 @@ from agents.monitoring import (
 )
 from faust_app import app, settings
 from schemas.events import PredictionEvent
+from streams.gaps import guard_for
 from streams.telemetry import handling
 from streams.topics import predictions_topic
 from tables.feature_state import JoinStore
@@ -60,7 +61,11 @@ async def process_batch(events: Sequence[EventT]) -> None:
 
 @app.agent(predictions_topic, concurrency=1)
 async def monitor_predictions(stream: faust.StreamT[bytes]) -> None:
-    async for events in stream.take_events(settings.drift.batch_size,
-                                           within=settings.drift.batch_seconds):
+    guard = guard_for(app, "monitor_predictions")
+    async for batch in stream.take_events(settings.drift.batch_size,
+                                          within=settings.drift.batch_seconds):
+        events = await guard.admit(batch)
+        if not events:
+            continue
         with handling(events):
             await process_batch(events)

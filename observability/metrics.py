@@ -51,6 +51,9 @@ EVENT_AGE = Histogram(
 DEAD_LETTERS = Counter(
     "driftline_dead_letters", "Messages sent to dead-letters, by source topic and reason class.",
     ["topic", "reason"], registry=REGISTRY)
+OFFSET_GAPS = Counter(
+    "driftline_offset_gaps", "Times an agent saw a partition skip offsets and sought back.",
+    ["agent", "topic"], registry=REGISTRY)
 DRIFT_TESTS = Counter(
     "driftline_drift_tests", "Drift test results published (window tests and detector signals).",
     ["kind", "test"], registry=REGISTRY)
