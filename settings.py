@@ -64,6 +64,10 @@ class KafkaSettings(BaseModel):
     #: events/s at 4 MiB); the buffer is bounded by this times the assigned partitions.
     max_fetch_bytes_per_partition: int = Field(default=4 * 1024 * 1024, ge=64 * 1024,
                                                le=64 * 1024 * 1024)
+    #: agents check each partition's offsets are consecutive and seek back over holes
+    #: (streams/gaps.py); a commit marker of a transactional producer is such a hole, and
+    #: costs a few seconds per transaction and partition: turn off for such producers
+    offset_guard: bool = True
     topics: TopicNames = TopicNames()
 
     @field_validator("broker")

@@ -42,7 +42,7 @@ async def process_batch(events: Sequence[EventT]) -> int:
 
 @app.agent(features_topic, concurrency=1)
 async def monitor_features(stream: faust.StreamT[bytes]) -> None:
-    guard = guard_for(app, "monitor_features")
+    guard = guard_for(app, "monitor_features", enabled=settings.kafka.offset_guard)
     async for batch in stream.take_events(settings.drift.batch_size,
                                           within=settings.drift.batch_seconds):
         events = await guard.admit(batch)

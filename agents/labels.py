@@ -63,7 +63,7 @@ async def process_batch(events: Sequence[EventT]) -> None:
 
 @app.agent(labels_topic, concurrency=1)
 async def join_labels(stream: faust.StreamT[bytes]) -> None:
-    guard = guard_for(app, "join_labels")
+    guard = guard_for(app, "join_labels", enabled=settings.kafka.offset_guard)
     async for batch in stream.take_events(settings.drift.batch_size,
                                           within=settings.drift.batch_seconds):
         events = await guard.admit(batch)

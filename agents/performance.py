@@ -25,7 +25,7 @@ def performance_config(model: str) -> PerformanceConfig:
 
 @app.agent(labelled_predictions_topic, concurrency=1)
 async def monitor_performance(stream: faust.StreamT[bytes]) -> None:
-    guard = guard_for(app, "monitor_performance")
+    guard = guard_for(app, "monitor_performance", enabled=settings.kafka.offset_guard)
     async for batch in stream.take_events(settings.drift.batch_size,
                                           within=settings.drift.batch_seconds):
         events = await guard.admit(batch)

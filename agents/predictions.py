@@ -61,7 +61,7 @@ async def process_batch(events: Sequence[EventT]) -> None:
 
 @app.agent(predictions_topic, concurrency=1)
 async def monitor_predictions(stream: faust.StreamT[bytes]) -> None:
-    guard = guard_for(app, "monitor_predictions")
+    guard = guard_for(app, "monitor_predictions", enabled=settings.kafka.offset_guard)
     async for batch in stream.take_events(settings.drift.batch_size,
                                           within=settings.drift.batch_seconds):
         events = await guard.admit(batch)

@@ -86,7 +86,7 @@ async def sink(stream: faust.StreamT[bytes], record: type[Event], table: str,
                save: SaveFn, prepare: Callable[[Any], Any] | None = None) -> None:
     """Decode each batch (dead-lettering what does not validate), pass each record through
     ``prepare`` (which may raise :class:`InvalidEvent` too), and write them to ``table``."""
-    guard = guard_for(app, table)
+    guard = guard_for(app, table, enabled=settings.kafka.offset_guard)
     async for taken in stream.take_events(500, within=1.0):
         events = await guard.admit(taken)
         if not events:

@@ -18,6 +18,7 @@ the missing offsets are not in the log (transaction markers, compaction): it goe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -32,13 +33,15 @@ Seek = Callable[[TP, int], Awaitable[None]]
 
 
 class OffsetGuard:
-    def __init__(self, agent: str, seek: Seek, *, patience: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, agent: str, seek: Seek, *, patience: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic, enabled: bool = True) -> None:
         self.agent, self.seek, self.patience, self.clock = agent, seek, patience, clock
+        self.enabled = enabled
         #: the next offset each partition should deliver
         self.expected: dict[TP, int] = {}
         #: partitions sought back: (first missing offset, first offset after the gap, when)
         self.seeking: dict[TP, tuple[int, int, float]] = {}
+        self._watchers: set[asyncio.Task[None]] = set()
 
     def forget(self, partitions: Iterable[TP]) -> None:
         """Partitions this worker no longer reads: whoever gets them next starts afresh, and
@@ -50,6 +53,8 @@ class OffsetGuard:
     async def admit(self, events: Sequence[EventT]) -> list[EventT]:
         """The events of ``events`` to process: all of them unless a partition skipped
         offsets, in which case that partition's events from the gap on are left out."""
+        if not self.enabled:
+            return list(events)
         admitted: list[EventT] = []
         stopped: set[TP] = set()
         for event in events:
@@ -90,10 +95,35 @@ class OffsetGuard:
             OFFSET_GAPS.labels(self.agent, tp.topic).inc()
             self.seeking[tp] = (expected, offset, self.clock())
             await self.seek(tp, expected)
+            self._watch(tp, (expected, offset))
         return admitted
 
+    def _watch(self, tp: TP, target: tuple[int, int]) -> None:
+        """Seek again every ``patience`` seconds while the partition waits: faust's fetcher
+        may still hand over messages fetched before the seek, and each moves its read offset
+        past the one sought (so the reread is dropped); a later seek, once those are
+        drained, holds."""
 
-def guard_for(app: Any, agent: str) -> OffsetGuard:
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(self.patience)
+                sought = self.seeking.get(tp)
+                if sought is None or sought[:2] != target:
+                    return
+                log.warning("%s: still waiting for offset %d of %s[%d]; seeking again",
+                            self.agent, target[0], tp.topic, tp.partition)
+                self.seeking[tp] = (target[0], target[1], self.clock())
+                await self.seek(tp, target[0])
+
+        try:
+            task = asyncio.get_running_loop().create_task(watch())
+        except RuntimeError:  # no loop (a synchronous caller): the next batch re-seeks
+            return
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+
+def guard_for(app: Any, agent: str, *, enabled: bool = True) -> OffsetGuard:
     """A guard seeking through ``app``'s consumer, forgetting partitions on revocation."""
 
     async def seek(tp: TP, offset: int) -> None:
@@ -104,7 +134,7 @@ def guard_for(app: Any, agent: str) -> OffsetGuard:
             log.warning("%s: seeking %s[%d] to %d failed", agent, tp.topic, tp.partition,
                         offset, exc_info=True)
 
-    guard = OffsetGuard(agent, seek)
+    guard = OffsetGuard(agent, seek, enabled=enabled)
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender: Any, revoked: Iterable[TP], **kwargs: Any) -> None:

@@ -120,3 +120,10 @@ async def test_revoked_partitions_start_afresh_wherever_they_come_back():
     # another worker moved the partition on meanwhile
     assert offsets(await guard.admit(events(A, 500))) == [(0, 500)]
     assert seeks.calls == [(A, 3)]
+
+
+async def test_a_disabled_guard_passes_everything_and_never_seeks():
+    seeks = Seeks()
+    guard = OffsetGuard("t", seeks, enabled=False)
+    assert offsets(await guard.admit(events(A, 1, 5, 9))) == [(0, 1), (0, 5), (0, 9)]
+    assert seeks.calls == []
