@@ -17,7 +17,7 @@ from agents.monitoring import (
 )
 from faust_app import app, settings
 from schemas.events import FeatureEvent
-from streams.gaps import guard_for
+from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import features_topic
 from tables.monitor import Observation
@@ -42,11 +42,8 @@ async def process_batch(events: Sequence[EventT]) -> int:
 
 @app.agent(features_topic, concurrency=1)
 async def monitor_features(stream: faust.StreamT[bytes]) -> None:
-    guard = guard_for(app, "monitor_features", enabled=settings.kafka.offset_guard)
-    async for batch in stream.take_events(settings.drift.batch_size,
-                                          within=settings.drift.batch_seconds):
-        events = await guard.admit(batch)
-        if not events:
-            continue
+    async for events in guarded_batches(app, stream, "monitor_features", size=settings.drift.batch_size,
+                                        within=settings.drift.batch_seconds,
+                                        enabled=settings.kafka.offset_guard):
         with handling(events):
             await process_batch(events)

@@ -14,7 +14,7 @@ from faust_app import app, settings
 from schemas.events import LabelEvent, LabelledPredictionEvent
 from schemas.spec import SCHEMA_VERSION
 from streams.deadletters import send_dead_letter_for
-from streams.gaps import guard_for
+from streams.gaps import guarded_batches
 from streams.publish import publish
 from streams.telemetry import handling
 from streams.topics import labelled_predictions_topic, labels_topic
@@ -63,11 +63,8 @@ async def process_batch(events: Sequence[EventT]) -> None:
 
 @app.agent(labels_topic, concurrency=1)
 async def join_labels(stream: faust.StreamT[bytes]) -> None:
-    guard = guard_for(app, "join_labels", enabled=settings.kafka.offset_guard)
-    async for batch in stream.take_events(settings.drift.batch_size,
-                                          within=settings.drift.batch_seconds):
-        events = await guard.admit(batch)
-        if not events:
-            continue
+    async for events in guarded_batches(app, stream, "join_labels", size=settings.drift.batch_size,
+                                        within=settings.drift.batch_seconds,
+                                        enabled=settings.kafka.offset_guard):
         with handling(events):
             await process_batch(events)

@@ -9,7 +9,7 @@ import faust
 from agents.monitoring import apply_and_publish, decode_batch
 from faust_app import app, settings
 from schemas.events import LabelledPredictionEvent
-from streams.gaps import guard_for
+from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import labelled_predictions_topic
 from tables.performance import PerformanceConfig, PerformanceMonitor
@@ -25,12 +25,9 @@ def performance_config(model: str) -> PerformanceConfig:
 
 @app.agent(labelled_predictions_topic, concurrency=1)
 async def monitor_performance(stream: faust.StreamT[bytes]) -> None:
-    guard = guard_for(app, "monitor_performance", enabled=settings.kafka.offset_guard)
-    async for batch in stream.take_events(settings.drift.batch_size,
-                                          within=settings.drift.batch_seconds):
-        events = await guard.admit(batch)
-        if not events:
-            continue
+    async for events in guarded_batches(app, stream, "monitor_performance", size=settings.drift.batch_size,
+                                        within=settings.drift.batch_seconds,
+                                        enabled=settings.kafka.offset_guard):
         with handling(events):
             groups = await decode_batch(events, LabelledPredictionEvent)
             for (model, version), items in groups.items():

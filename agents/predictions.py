@@ -18,7 +18,7 @@ from agents.monitoring import (
 )
 from faust_app import app, settings
 from schemas.events import PredictionEvent
-from streams.gaps import guard_for
+from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import predictions_topic
 from tables.feature_state import JoinStore
@@ -61,11 +61,8 @@ async def process_batch(events: Sequence[EventT]) -> None:
 
 @app.agent(predictions_topic, concurrency=1)
 async def monitor_predictions(stream: faust.StreamT[bytes]) -> None:
-    guard = guard_for(app, "monitor_predictions", enabled=settings.kafka.offset_guard)
-    async for batch in stream.take_events(settings.drift.batch_size,
-                                          within=settings.drift.batch_seconds):
-        events = await guard.admit(batch)
-        if not events:
-            continue
+    async for events in guarded_batches(app, stream, "monitor_predictions", size=settings.drift.batch_size,
+                                        within=settings.drift.batch_seconds,
+                                        enabled=settings.kafka.offset_guard):
         with handling(events):
             await process_batch(events)

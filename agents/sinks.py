@@ -34,7 +34,7 @@ from storage.repository import (
     save_metrics,
 )
 from streams.deadletters import send_dead_letter
-from streams.gaps import guard_for
+from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import (
     dead_letters_topic,
@@ -86,11 +86,9 @@ async def sink(stream: faust.StreamT[bytes], record: type[Event], table: str,
                save: SaveFn, prepare: Callable[[Any], Any] | None = None) -> None:
     """Decode each batch (dead-lettering what does not validate), pass each record through
     ``prepare`` (which may raise :class:`InvalidEvent` too), and write them to ``table``."""
-    guard = guard_for(app, table, enabled=settings.kafka.offset_guard)
-    async for taken in stream.take_events(500, within=1.0):
-        events = await guard.admit(taken)
-        if not events:
-            continue
+    async for events in guarded_batches(app, stream, table, size=500,
+                                        within=1.0,
+                                        enabled=settings.kafka.offset_guard):
         with handling(events):
             batch: list[tuple[EventT, Any]] = []
             for event in events:
