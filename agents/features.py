@@ -20,7 +20,7 @@ from schemas.events import FeatureEvent
 from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import features_topic
-from tables.monitor import Observation
+from monitors.drift_monitor import Observation
 
 
 async def process_batch(events: Sequence[EventT]) -> int:

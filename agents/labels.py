@@ -19,7 +19,7 @@ from streams.publish import publish
 from streams.telemetry import handling
 from streams.topics import labelled_predictions_topic, labels_topic
 from tables.feature_state import JoinStore
-from tables.label_join import JoinConfig, JoinOutput, LabelIn, LabelJoin, SourceRef
+from monitors.label_join import JoinConfig, JoinOutput, LabelIn, LabelJoin, SourceRef
 
 
 @cache

@@ -12,7 +12,7 @@ from schemas.events import LabelledPredictionEvent
 from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import labelled_predictions_topic
-from tables.performance import PerformanceConfig, PerformanceMonitor
+from monitors.performance import PerformanceConfig, PerformanceMonitor
 
 
 @cache

@@ -22,8 +22,8 @@ from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import predictions_topic
 from tables.feature_state import JoinStore
-from tables.label_join import LabelJoin, PredictionIn, SourceRef
-from tables.monitor import Observation
+from monitors.label_join import LabelJoin, PredictionIn, SourceRef
+from monitors.drift_monitor import Observation
 
 
 def model_signal(record: PredictionEvent) -> dict[str, object]:

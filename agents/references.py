@@ -14,9 +14,9 @@ from schemas.spec import InvalidEvent
 from streams.deadletters import send_dead_letter
 from streams.telemetry import handling
 from streams.topics import reference_profiles_topic
-from tables.buffered import BufferedStore
+from monitors.buffered import BufferedStore
 from tables.feature_state import TableStore
-from tables.monitor import FeatureMonitor
+from monitors.drift_monitor import FeatureMonitor
 
 PROFILE_LIMITS = settings.limits.for_events(profile=True)
 

@@ -27,7 +27,7 @@ from drift.detectors import OnlineDetectors
 from drift.hygiene import AlertPolicy, AlertState, step
 from schemas.events import Alert, DriftEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
-from tables.state import (
+from monitors.state import (
     Chunk,
     ModelHead,
     WindowBounds,

@@ -22,8 +22,8 @@ from drift.hygiene import AlertPolicy, AlertState, step
 from drift.performance import HIGHER_IS_BETTER, classification_metrics, regression_metrics
 from schemas.events import Alert, DriftEvent, LabelledPredictionEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
-from tables.monitor import MonitorOutput, StateStore, _event_id, category_text
-from tables.state import SEP, Chunk, WindowBounds, concat_chunks
+from monitors.drift_monitor import MonitorOutput, StateStore, _event_id, category_text
+from monitors.state import SEP, Chunk, WindowBounds, concat_chunks
 
 KINDS = {"label": "categorical", "prediction": "categorical", "score": "numeric",
          "label_value": "numeric", "prediction_value": "numeric"}
