@@ -8,11 +8,11 @@ import faust
 
 from agents.monitoring import apply_and_publish, decode_batch
 from faust_app import app, settings
+from monitors.performance import PerformanceConfig, PerformanceMonitor
 from schemas.events import LabelledPredictionEvent
 from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import labelled_predictions_topic
-from monitors.performance import PerformanceConfig, PerformanceMonitor
 
 
 @cache

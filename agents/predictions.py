@@ -17,13 +17,13 @@ from agents.monitoring import (
     utc,
 )
 from faust_app import app, settings
+from monitors.drift_monitor import Observation
+from monitors.label_join import LabelJoin, PredictionIn, SourceRef
 from schemas.events import PredictionEvent
 from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import predictions_topic
 from tables.feature_state import JoinStore
-from monitors.label_join import LabelJoin, PredictionIn, SourceRef
-from monitors.drift_monitor import Observation
 
 
 def model_signal(record: PredictionEvent) -> dict[str, object]:

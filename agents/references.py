@@ -9,14 +9,14 @@ from faust.types import EventT
 import drift
 from agents.monitoring import monitor_config
 from faust_app import app, settings
+from monitors.buffered import BufferedStore
+from monitors.drift_monitor import FeatureMonitor
 from schemas.events import ReferenceProfileEvent, decode
 from schemas.spec import InvalidEvent
 from streams.deadletters import send_dead_letter
 from streams.telemetry import handling
 from streams.topics import reference_profiles_topic
-from monitors.buffered import BufferedStore
 from tables.feature_state import TableStore
-from monitors.drift_monitor import FeatureMonitor
 
 PROFILE_LIMITS = settings.limits.for_events(profile=True)
 

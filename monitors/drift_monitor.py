@@ -25,8 +25,6 @@ import orjson
 import drift
 from drift.detectors import OnlineDetectors
 from drift.hygiene import AlertPolicy, AlertState, step
-from schemas.events import Alert, DriftEvent, MetricEvent
-from schemas.spec import SCHEMA_VERSION
 from monitors.state import (
     Chunk,
     ModelHead,
@@ -36,6 +34,8 @@ from monitors.state import (
     head_key,
     reference_key,
 )
+from schemas.events import Alert, DriftEvent, MetricEvent
+from schemas.spec import SCHEMA_VERSION
 
 NAMESPACE = uuid.UUID("5b0d7c8e-4d52-4a55-9a53-6472696674c1")
 SEVERITY_ORDER = ("none", "low", "medium", "high")

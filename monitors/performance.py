@@ -20,10 +20,10 @@ from river.drift.binary import DDM
 
 from drift.hygiene import AlertPolicy, AlertState, step
 from drift.performance import HIGHER_IS_BETTER, classification_metrics, regression_metrics
-from schemas.events import Alert, DriftEvent, LabelledPredictionEvent, MetricEvent
-from schemas.spec import SCHEMA_VERSION
 from monitors.drift_monitor import MonitorOutput, StateStore, _event_id, category_text
 from monitors.state import SEP, Chunk, WindowBounds, concat_chunks
+from schemas.events import Alert, DriftEvent, LabelledPredictionEvent, MetricEvent
+from schemas.spec import SCHEMA_VERSION
 
 KINDS = {"label": "categorical", "prediction": "categorical", "score": "numeric",
          "label_value": "numeric", "prediction_value": "numeric"}

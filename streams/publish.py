@@ -10,9 +10,9 @@ import asyncio
 
 from faust.types import TopicT
 
+from monitors.drift_monitor import MonitorOutput
 from observability.metrics import count_drift
 from streams.topics import alerts_topic, drift_events_topic, performance_metrics_topic
-from monitors.drift_monitor import MonitorOutput
 
 
 async def publish(topic: TopicT, key: bytes, values: list[bytes]) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from agents.monitoring import apply_and_publish
-from tables.feature_state import JoinStore
 from monitors.label_join import JoinConfig, LabelIn, LabelJoin, PredictionIn, SourceRef
+from tables.feature_state import JoinStore
 from tests.unit.monitors.test_drift_monitor import DictStore
 
 SHARED = DictStore()
