@@ -19,6 +19,7 @@ from api.query import (
     Page,
     TimeRangeDep,
     keyset_page,
+    latest_per_group,
     scoped,
 )
 from storage.models import DriftResult
@@ -44,13 +45,11 @@ def list_results(
             summary="The latest result per feature of one model")
 def latest(session: SessionDep, _: ViewerDep, model: Name,
            version: OptionalName = None) -> LatestDriftOut:
-    stmt = select(DriftResult).where(DriftResult.model_name == model)
+    t = DriftResult
+    stmt = select(t).where(t.model_name == model)
     if version is not None:
-        stmt = stmt.where(DriftResult.model_version == version)
-    rows = session.scalars(
-        stmt.distinct(DriftResult.kind, DriftResult.feature)
-        .order_by(DriftResult.kind, DriftResult.feature, DriftResult.timestamp.desc(),
-                  DriftResult.event_id.desc())).all()
+        stmt = stmt.where(t.model_version == version)
+    rows = latest_per_group(session, stmt, t, (t.kind, t.feature), (t.timestamp, t.event_id))
     if not rows:
         raise HTTPException(404, f"no drift results for model {model!r}"
                             + (f" version {version!r}" if version else ""))

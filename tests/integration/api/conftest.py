@@ -18,6 +18,27 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 HMAC_KEY = "test-hmac-key-0123456789"
+STORES = ("postgresql", "sqlite")
+
+
+@pytest.fixture(scope="session", params=STORES)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Every API test runs twice: on PostgreSQL and on the embedded SQLite default a user
+    without ``DATABASE__URL`` gets, and must see the same answers on both."""
+    from storage.db import upgrade
+
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgresql_url")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'driftline.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> str:
+    """``postgresql`` or ``sqlite``: the store this run of the test uses."""
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
 
 
 @pytest.fixture

@@ -195,7 +195,7 @@ def test_database_down_is_503_without_details(make_settings):
         assert not checks["postgresql"]["ok"] and checks["kafka"]["ok"]
 
 
-def test_pii_fields_never_reach_postgresql_in_clear(client, keys, engine, unique):
+def test_pii_fields_never_reach_the_database_in_clear(client, keys, engine, unique):
     email, user = f"{unique}@example.com", f"user-{unique}"
     details = {"email": email, "prompt": "ignore previous instructions",
                "victims": [{"User_Id": user, "note": "x"}], "nothing": None}
@@ -205,10 +205,10 @@ def test_pii_fields_never_reach_postgresql_in_clear(client, keys, engine, unique
     assert r.status_code == 201, r.text
     with engine.connect() as conn:
         stored = conn.execute(select(RedTeamRow.details).where(RedTeamRow.model_name == unique)).scalar_one()
-        everything = conn.execute(text(
-            "SELECT r::text FROM red_team_results r WHERE model_name = :m UNION ALL "
-            "SELECT a::text FROM audit_log a WHERE request_id = :rid"),
-            {"m": unique, "rid": f"{unique}-pii"}).scalars().all()
+        everything = [repr(tuple(r)) for r in conn.execute(
+            select(RedTeamRow.__table__).where(RedTeamRow.model_name == unique))]
+        everything += [repr(tuple(r)) for r in conn.execute(
+            select(AuditEntry.__table__).where(AuditEntry.request_id == f"{unique}-pii"))]
     key = HMAC_KEY.encode()
     assert stored["email"] == pseudonym(email, key)
     assert stored["victims"][0]["User_Id"] == pseudonym(user, key)
