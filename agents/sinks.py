@@ -27,6 +27,7 @@ from schemas.events import (
 )
 from schemas.spec import InvalidEvent
 from storage.db import is_transient, make_engine
+from storage.pii import policy_for
 from storage.repository import (
     save_dead_letters,
     save_drift_events,
@@ -50,7 +51,8 @@ SaveFn = Callable[[Engine, Sequence[Any]], int]
 
 @cache
 def engine() -> Engine:
-    return make_engine(settings.database_url, pool_size=settings.database.pool_size)
+    return make_engine(settings.database_url, pool_size=settings.database.pool_size,
+                       pii=policy_for(settings.security))
 
 
 async def write_batch(name: str, save: SaveFn, batch: Sequence[tuple[EventT, Any]],

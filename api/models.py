@@ -36,12 +36,15 @@ class _Row(BaseModel):
 
 class CheckOut(BaseModel):
     ok: bool
-    detail: str | None = None
+    critical: bool = Field(description="A failed critical check makes the API unavailable (503); "
+                           "others only degrade it.")
+    detail: str | None = Field(default=None, description="Why it failed (or what answered); only "
+                               "for an admin's key, and never with credentials.")
     latency_ms: float
 
 
 class ReadinessOut(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, CheckOut]
 
 

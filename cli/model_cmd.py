@@ -123,6 +123,7 @@ def rollback_model(settings: Any, model_name: str, reason: str) -> Any:
     from integrations.registry import ModelRegistry
     from storage.db import make_engine
     from storage.governance_repository import save_promotion_events
+    from storage.pii import policy_for
 
     try:
         event = interventions.rollback(
@@ -131,7 +132,7 @@ def rollback_model(settings: Any, model_name: str, reason: str) -> Any:
             actor=_local_user(), via="driftline model rollback", now=datetime.now(UTC))
     except LookupError as exc:
         raise BadInput(str(exc)) from None
-    engine = make_engine(settings.database_url, pool_size=1)
+    engine = make_engine(settings.database_url, pool_size=1, pii=policy_for(settings.security))
     try:
         save_promotion_events(engine, [event])
     finally:

@@ -50,6 +50,7 @@ def make_settings(database_url: str, broker: str) -> Callable[..., Any]:
             # a prefix of their own: requests that publish must not reach anyone's worker
             database={"url": database_url}, kafka={"broker": broker, "topics": {"prefix": "api-test-"}},
             api={"rate_limit_per_minute": 60_000, "rate_limit_burst": 10_000, "max_page_size": 50,
+                 "client_rate_limit_per_minute": 60_000, "client_rate_limit_burst": 10_000,
                  "default_page_size": 20, "max_request_bytes": 64 * 1024,
                  "max_upload_bytes": 2 * 1024 * 1024, "export_chunk_rows": 7, **api},
             security={"pii_fields": ["email", "user_id"], "hmac_key": HMAC_KEY},
@@ -138,6 +139,7 @@ def make_client(database_url: str, broker: str, unique: str) -> Iterator[Callabl
             mlflow={"tracking_uri": os.environ.get("MLFLOW__TRACKING_URI", "http://127.0.0.1:15000"),
                     **groups.pop("mlflow", {})},
             api={"rate_limit_per_minute": 60_000, "rate_limit_burst": 10_000,
+                 "client_rate_limit_per_minute": 60_000, "client_rate_limit_burst": 10_000,
                  "publish_timeout_seconds": 5, **groups.pop("api", {})},
             **groups)
         client = TestClient(create_app(settings), raise_server_exceptions=False)
