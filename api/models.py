@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -187,6 +187,11 @@ class RedTeamResultIn(BaseModel):
     def _zoned(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.utcoffset() is None:
             raise ValueError("timestamp needs a time zone")
+        if value is not None:
+            try:  # 0001-01-01T00:00:00+14:00 is a valid ISO-8601 time no store can hold
+                value.astimezone(UTC)
+            except OverflowError:
+                raise ValueError("timestamp out of range") from None
         return value
 
     @model_validator(mode="after")

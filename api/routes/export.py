@@ -3,7 +3,8 @@
 Streamed in chunks of ``API__EXPORT_CHUNK_ROWS`` from a server-side cursor, as CSV or
 Parquet (one row group per chunk), so memory does not grow with the window. Each feature
 becomes a column; its type is read from the whole window first (numbers, booleans,
-otherwise text), so the file has one schema from its first byte to its last.
+otherwise text), so the file has one schema from its first byte to its last. CSV cells that
+a spreadsheet would run as formulas are neutralised; configured PII is pseudonymised.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from typing import Any, Literal
 import pyarrow as pa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Engine, select, true
+from sqlalchemy import Engine, select
 
 from api.deps import EngineDep, OperatorDep, SettingsDep
 from api.errors import AUTH_RESPONSES, error_response
 from api.query import Name, OptionalName, TimeRangeDep
-from storage.dialect import json_object_entries, json_type_name, json_typeof
 from storage.models import LabelledPrediction
 
 router = APIRouter(prefix="/export", tags=["export"], responses=AUTH_RESPONSES)
@@ -64,7 +64,7 @@ def labelled_predictions(request: Request, engine: EngineDep, settings: Settings
         condition.append(t.timestamp >= window.start)
     if window.end is not None:
         condition.append(t.timestamp < window.end)
-    schema = _schema(engine, condition)
+    schema = _schema(engine, condition, settings.api.export_chunk_rows)
     if schema is None:
         raise HTTPException(404, f"no labelled predictions for model {model!r} in that window")
     # rows stored before SECURITY__PII_FIELDS was set are pseudonymised on the way out too
@@ -78,22 +78,39 @@ def labelled_predictions(request: Request, engine: EngineDep, settings: Settings
 Schema = tuple[pa.Schema, dict[str, str]]  # arrow schema, feature -> column name
 
 
-def _schema(engine: Engine, condition: list[Any]) -> Schema | None:
-    t, dialect = LabelledPrediction, engine.dialect.name
-    p, lab = json_typeof(dialect, t.prediction), json_typeof(dialect, t.label)
-    entries, key, kind = json_object_entries(dialect, t.features)
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string" if isinstance(value, str) else "object"
+
+
+def _schema(engine: Engine, condition: list[Any], size: int) -> Schema | None:
+    """The file's schema, from one streamed pass over the window: feature names and value
+    types are read in Python rather than with the stores' JSON functions, which differ
+    between PostgreSQL and SQLite (and PostgreSQL's refuse a stored ``\\u0000``)."""
+    t = LabelledPrediction
+    predictions: set[str] = set()
+    labels: set[str] = set()
+    features: dict[str, set[str]] = {}
     with engine.connect() as conn:
-        shapes = conn.execute(select(p, lab).where(*condition).group_by(p, lab)).all()
-        if not shapes:
-            return None
-        features: dict[str, set[str]] = {}
-        for name, raw in conn.execute(select(key, kind).select_from(t).join(entries, true())
-                                      .where(*condition).group_by(key, kind)):
-            features.setdefault(name, set()).add(json_type_name(dialect, raw))
+        result = conn.execution_options(stream_results=True, yield_per=size).execute(
+            select(t.prediction, t.label, t.features).where(*condition))
+        for row in result:
+            predictions.add(_json_type(row.prediction))
+            labels.add(_json_type(row.label))
+            if isinstance(row.features, dict):
+                for name, value in row.features.items():
+                    features.setdefault(name, set()).add(_json_type(value))
+    if not predictions:
+        return None
     fields = [pa.field("event_id", pa.string()), pa.field("timestamp", pa.timestamp("us", "UTC")),
               pa.field("model_version", pa.string()), pa.field("label_time", pa.timestamp("us", "UTC")),
-              pa.field("prediction", _arrow_type({json_type_name(dialect, s[0]) for s in shapes})),
-              pa.field("label", _arrow_type({json_type_name(dialect, s[1]) for s in shapes})),
+              pa.field("prediction", _arrow_type(predictions)),
+              pa.field("label", _arrow_type(labels)),
               pa.field("probabilities", pa.string())]
     columns: dict[str, str] = {}
     for name in sorted(features):

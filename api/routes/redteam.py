@@ -62,6 +62,10 @@ def ingest(request: Request, body: RedTeamBatchIn, _: OperatorDep, engine: Engin
         wire.setdefault("timestamp", now)
         try:
             record = check_storable(RedTeamResult(**validate(wire, RedTeamResult.FIELDS, limits)))
+            size = len(record.dumps())
+            if size > limits.max_payload_bytes:  # the topic's bound: one limit per record
+                raise InvalidEvent(f"result of {size} bytes exceeds {limits.max_payload_bytes} "
+                                   "(LIMITS__MAX_PAYLOAD_BYTES)")
         except InvalidEvent as exc:
             raise invalid(("body", "results", i), exc.reason) from None
         if record.details is not None:
