@@ -9,10 +9,13 @@ mutation is a write to this database, :func:`audit_row` lets it share the transa
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,3 +150,39 @@ def audit_row(conn: Connection, entry: dict[str, Any]) -> None:
     """Write ``entry`` inside the caller's transaction: the change and its audit row commit
     together or not at all."""
     conn.execute(insert(AuditEntry), [_row(conn, entry)])
+
+
+@dataclass
+class AuditedCall:
+    """What :func:`audited` records when the block ends: set ``status`` to say how it ended
+    (an exception that leaves it at 200 is recorded as 500), add to ``details``."""
+
+    status: int = 200
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class AuditUnavailable(RuntimeError):
+    """The audit row could not be written, so the mutation was not attempted."""
+
+
+@contextlib.contextmanager
+def audited(engine: Engine, entry: dict[str, Any]) -> Iterator[AuditedCall]:
+    """Run a mutation outside this database (MLflow, Kafka) between a ``pending`` audit row
+    and its outcome; raises :class:`AuditUnavailable` before the block runs if the row
+    cannot be written."""
+    try:
+        handle = begin_audit(engine, entry)
+    except Exception as exc:
+        raise AuditUnavailable(f"the audit log is unavailable ({exc.__class__.__name__}); "
+                               "nothing was changed") from exc
+    call = AuditedCall(details=dict(entry.get("details") or {}))
+    began = time.perf_counter()
+    try:
+        yield call
+    except BaseException:
+        if call.status < 400:
+            call.status = 500
+        raise
+    finally:
+        finish_audit(engine, handle, status=call.status, details=call.details or None,
+                     duration_ms=round((time.perf_counter() - began) * 1000, 3))
