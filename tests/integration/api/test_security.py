@@ -170,11 +170,11 @@ def test_unexpected_errors_are_a_bare_500_with_the_request_id(app, keys, engine,
 
     app.add_api_route("/boom", boom, methods=["GET", "POST"], include_in_schema=False)
     with TestClient(app, raise_server_exceptions=False) as client:
-        r = client.get("/boom")
+        r = client.get("/boom", headers=keys.viewer)  # a route off the schema needs a key too
         assert r.status_code == 500
         assert r.json() == {"detail": "internal server error", "request_id": r.json()["request_id"]}
         assert "SELECT" not in r.text and "Traceback" not in r.text
-        client.post("/boom", headers={"X-Request-ID": f"{unique}-boom"})
+        client.post("/boom", headers={**keys.viewer, "X-Request-ID": f"{unique}-boom"})
     row = audit_rows(engine, [f"{unique}-boom"])[f"{unique}-boom"]
     assert row.status_code == 500 and row.outcome == "error"
 
