@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from settings import Settings, get_settings
 from storage.db import shared_engine
+from storage.pii import policy_for
 from streams.admin import client_options
 
 
@@ -62,5 +63,7 @@ app = create_app(settings)
 
 
 def database() -> Engine:
-    """The worker's database engine (one pool for every agent), from the same settings."""
-    return shared_engine(settings.database_url, pool_size=settings.database.pool_size)
+    """The worker's database engine (one pool for every agent), from the same settings; it
+    pseudonymises the configured PII fields in every write (storage/pii.py)."""
+    return shared_engine(settings.database_url, pool_size=settings.database.pool_size,
+                         pii=policy_for(settings.security))

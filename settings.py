@@ -9,6 +9,7 @@ core receives plain values.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -214,12 +215,40 @@ class ApiSettings(BaseModel):
     #: Token bucket per API key: sustained requests per minute and the burst allowed.
     rate_limit_per_minute: float = Field(default=600.0, gt=0.0)
     rate_limit_burst: int = Field(default=60, ge=1)
+    #: Token bucket per client address for requests without a valid key (anonymous calls,
+    #: health checks, failed logins), checked before any key is looked up.
+    client_rate_limit_per_minute: float = Field(default=120.0, gt=0.0)
+    client_rate_limit_burst: int = Field(default=30, ge=1)
+    #: Buckets kept (least recently seen forgotten first): bounds the limiter's memory.
+    rate_limit_max_buckets: int = Field(default=10_000, ge=100, le=10_000_000)
+    #: Origins allowed to call the API from a browser (CORS); none by default.
+    cors_origins: Annotated[list[str], NoDecode] = []
+    #: ``POST /drift/detect`` uploads processed at once; more get 503 with Retry-After.
+    max_concurrent_uploads: int = Field(default=2, ge=1, le=64)
     #: Rows per chunk when streaming an export.
     export_chunk_rows: int = Field(default=5000, ge=1, le=1_000_000)
     #: Per-check timeout of ``/health/ready``.
     health_timeout_seconds: float = Field(default=3.0, gt=0.0, le=60.0)
     #: How long a publish to Kafka (manual triggers, job states, decisions) may take: 503 after.
     publish_timeout_seconds: float = Field(default=10.0, gt=0.0, le=120.0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("["):
+            return json.loads(value)
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"API__CORS_ORIGINS: {origin!r} is not an origin "
+                                 "(scheme://host[:port], no path) or *")
+        return value
 
     @model_validator(mode="after")
     def _page_sizes(self) -> ApiSettings:

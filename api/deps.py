@@ -1,13 +1,13 @@
 """Dependencies as ``Annotated`` aliases: settings, the database, and who is calling.
 
-Authentication accepts ``Authorization: Bearer <token>`` or ``X-API-Key: <token>``. Roles
+Authentication (``Authorization: Bearer <token>`` or ``X-API-Key: <token>``) happens in
+:class:`api.gate.Gate`, before routing; the dependencies here read its verdict. Roles
 are ordered viewer < operator < admin; a route states the least role it needs by taking
 ``ViewerDep``, ``OperatorDep`` or ``AdminDep``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
@@ -16,9 +16,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from api.ratelimit import TokenBuckets
 from settings import Settings
-from storage.keys import Principal, authenticate
+from storage.keys import Principal
 
 ROLE_RANK = {"viewer": 1, "operator": 2, "admin": 3}
 
@@ -48,24 +47,15 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 def current_principal(
     request: Request,
-    engine: EngineDep,
+    # declared for the OpenAPI document; the key itself is checked by api.gate.Gate before
+    # the request is routed (and before its body is read)
     api_key: Annotated[str | None, Security(_api_key)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
-    token = api_key or (bearer.credentials if bearer else None)
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if not token:
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
         raise HTTPException(401, "an API key is required (Authorization: Bearer <key>)",
-                            headers=challenge)
-    principal = authenticate(engine, token)
-    if principal is None:
-        raise HTTPException(401, "unknown or revoked API key", headers=challenge)
-    request.state.principal = principal
-    limiter: TokenBuckets = request.app.state.limiter
-    wait = limiter.take(principal.key_id)
-    if wait > 0:
-        raise HTTPException(429, "rate limit exceeded",
-                            headers={"Retry-After": str(max(1, math.ceil(wait)))})
+                            headers={"WWW-Authenticate": "Bearer"})
     return principal
 
 

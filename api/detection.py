@@ -7,10 +7,12 @@ judges the current table with :func:`drift.compare`, the same core the stream wo
 
 from __future__ import annotations
 
-import io
+import contextlib
+import ctypes
 import math
-from collections.abc import Sequence
-from typing import Any, Literal
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -24,17 +26,51 @@ class DetectionError(ValueError):
     """The files or options cannot be compared; the message says which and why."""
 
 
-def read_table(data: bytes, filename: str | None, label: str) -> pa.Table:
+class UploadSlots:
+    """At most ``size`` uploads parsed and compared at once: each holds its two tables in
+    memory, so the cap (not the request rate) bounds the API's memory under concurrent
+    uploads. A request that finds no free slot is told to retry, never queued unboundedly."""
+
+    def __init__(self, size: int) -> None:
+        self._slots = threading.BoundedSemaphore(size)
+
+    @contextlib.contextmanager
+    def claim(self) -> Iterator[bool]:
+        """Yields whether a slot was free; frees it (and the memory used) afterwards."""
+        got = self._slots.acquire(blocking=False)
+        try:
+            yield got
+        finally:
+            if got:
+                self._slots.release()
+                release_memory()
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the OS: Arrow's pool and glibc's arenas keep it otherwise,
+    and an API that parsed a few large uploads would hold its peak for good."""
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
+
+
+def read_table(data: BinaryIO, filename: str | None, label: str) -> pa.Table:
+    """A table from an uploaded file, read from its (spooled) file object as it is: no
+    second copy of the upload in memory."""
     name = (filename or "").lower()
-    parquet = name.endswith((".parquet", ".pq")) or data[:4] == b"PAR1"
+    head = data.read(4)
+    data.seek(0)
+    parquet = name.endswith((".parquet", ".pq")) or head == b"PAR1"
     try:
         if parquet:
             import pyarrow.parquet as pq
 
-            return pq.read_table(io.BytesIO(data))
+            return pq.read_table(data)
         import pyarrow.csv as pacsv
 
-        return pacsv.read_csv(io.BytesIO(data))
+        return pacsv.read_csv(data)
     except (pa.ArrowException, OSError, ValueError) as exc:
         kind = "Parquet" if parquet else "CSV"
         raise DetectionError(f"{label}: not a readable {kind} file: {str(exc)[:200]}") from None

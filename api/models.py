@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -36,12 +36,15 @@ class _Row(BaseModel):
 
 class CheckOut(BaseModel):
     ok: bool
-    detail: str | None = None
+    critical: bool = Field(description="A failed critical check makes the API unavailable (503); "
+                           "others only degrade it.")
+    detail: str | None = Field(default=None, description="Why it failed (or what answered); only "
+                               "for an admin's key, and never with credentials.")
     latency_ms: float
 
 
 class ReadinessOut(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, CheckOut]
 
 
@@ -184,6 +187,11 @@ class RedTeamResultIn(BaseModel):
     def _zoned(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.utcoffset() is None:
             raise ValueError("timestamp needs a time zone")
+        if value is not None:
+            try:  # 0001-01-01T00:00:00+14:00 is a valid ISO-8601 time no store can hold
+                value.astimezone(UTC)
+            except OverflowError:
+                raise ValueError("timestamp out of range") from None
         return value
 
     @model_validator(mode="after")

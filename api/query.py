@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Depends, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, StringConstraints
-from sqlalchemy import Select, tuple_
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import Select, func, literal, select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from api.deps import SettingsDep
 from api.errors import invalid
@@ -84,16 +85,32 @@ def encode_cursor(moment: datetime, key: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """The position a cursor names; a forged or damaged one is a 422, not a 500."""
+    """The position a cursor names; a forged or damaged one is a 422, not a 500.
+
+    Checked strictly (exactly a zoned ISO-8601 time in range and a UUID string), so no
+    value a client can forge reaches the database as something it cannot compare.
+    """
+    bad = invalid(("query", "cursor"), "not a cursor this API returned")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        moment, key = json.loads(raw)
+        decoded = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        raise bad from None
+    if (not isinstance(decoded, list) or len(decoded) != 2
+            or not all(isinstance(part, str) for part in decoded)):
+        raise bad
+    moment, key = decoded
+    try:
         parsed = datetime.fromisoformat(moment)
-        if parsed.tzinfo is None:
-            raise ValueError
-        return parsed, uuid.UUID(key)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise invalid(("query", "cursor"), "not a cursor this API returned") from None
+        position = uuid.UUID(key)
+    except ValueError:
+        raise bad from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise bad
+    try:
+        return _utc(parsed, "cursor") or parsed, position
+    except RequestValidationError:
+        raise bad from None
 
 
 Cursor = Annotated[str | None, Query(max_length=256, description="next_cursor of the previous page.")]
@@ -125,7 +142,9 @@ def keyset_page(session: Session, stmt: Select[Any], out: type[M],
     """One page of ``stmt``'s rows, newest ``moment`` first (``key`` breaks ties), after the
     position ``cursor`` names; ``next_cursor`` is set when more rows follow."""
     if cursor is not None:
-        stmt = stmt.where(tuple_(moment, key) < tuple_(*decode_cursor(cursor)))
+        at, after = decode_cursor(cursor)
+        # typed like the columns, so each store compares them as it stores them
+        stmt = stmt.where(tuple_(moment, key) < tuple_(literal(at, moment.type), literal(after, key.type)))
     rows = session.scalars(stmt.order_by(moment.desc(), key.desc()).limit(limit + 1)).all()
     more, rows = len(rows) > limit, rows[:limit]
     last = rows[-1] if more else None
@@ -133,3 +152,19 @@ def keyset_page(session: Session, stmt: Select[Any], out: type[M],
         items=[out.model_validate(r) for r in rows],
         next_cursor=(encode_cursor(getattr(last, moment.key), getattr(last, key.key))
                      if last is not None else None))
+
+
+def latest_per_group(session: Session, stmt: Select[Any], entity: type[T],
+                     group: tuple[InstrumentedAttribute[Any], ...],
+                     newest: tuple[InstrumentedAttribute[Any], ...]) -> list[T]:
+    """The newest row (by ``newest``, descending) of each ``group`` among ``stmt``'s rows
+    (a ``select`` of ``entity``), ordered by the group.
+
+    A window function, not PostgreSQL's ``DISTINCT ON`` (which SQLite ignores, answering
+    every row), so both stores give one row per group.
+    """
+    rank = func.row_number().over(partition_by=group, order_by=[c.desc() for c in newest])
+    ranked = stmt.add_columns(rank.label("rank_in_group")).subquery()
+    row = aliased(entity, ranked)
+    columns = [getattr(row, c.key) for c in group]
+    return list(session.scalars(select(row).where(ranked.c.rank_in_group == 1).order_by(*columns)))

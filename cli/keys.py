@@ -6,6 +6,7 @@ import click
 
 from cli.errors import BadInput
 from cli.settings_util import load_settings
+from storage.audit import cli_entry
 
 
 def _engine():  # type: ignore[no-untyped-def]
@@ -32,7 +33,7 @@ def create(name: str, role: str) -> None:
     if not re.match(KEY_NAME_PATTERN, name):
         raise BadInput(f"key name {name!r} must match {KEY_NAME_PATTERN}")
     try:
-        key, token = create_key(_engine(), name, role)
+        key, token = create_key(_engine(), name, role, audit=cli_entry("keys create"))
     except ApiKeyError as exc:
         raise BadInput(str(exc)) from None
     click.echo(f"created key {key.name} ({key.role}); its token, shown only now:", err=True)
@@ -56,7 +57,7 @@ def revoke(name: str) -> None:
     from storage.keys import ApiKeyError, revoke_key
 
     try:
-        key = revoke_key(_engine(), name)
+        key = revoke_key(_engine(), name, audit=cli_entry("keys revoke"))
     except ApiKeyError as exc:
         raise BadInput(str(exc)) from None
     click.echo(f"revoked key {key.name}")

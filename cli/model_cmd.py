@@ -121,33 +121,33 @@ def rollback_model(settings: Any, model_name: str, reason: str) -> Any:
     from datetime import UTC, datetime
 
     from governance import interventions
-    from integrations.registry import ModelRegistry
+    from integrations.registry import ModelRegistry, UnknownModel
+    from storage.audit import AuditUnavailable, audited, cli_entry, local_user
     from storage.db import make_engine
     from storage.governance_repository import save_promotion_events
+    from storage.pii import policy_for
 
+    engine = make_engine(settings.database_url, pool_size=1, pii=policy_for(settings.security))
     try:
-        event = interventions.rollback(
-            ModelRegistry(settings.mlflow.tracking_uri), model_name=model_name,
-            registered=settings.mlflow.registered_name(model_name), reason=reason,
-            actor=_local_user(), via="driftline model rollback", now=datetime.now(UTC))
-    except LookupError as exc:
-        raise BadInput(str(exc)) from None
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        save_promotion_events(engine, [event])
+        with audited(engine, cli_entry("model rollback", details={
+                "model": model_name, "reason": reason})) as call:
+            try:
+                event = interventions.rollback(
+                    ModelRegistry(settings.mlflow.tracking_uri), model_name=model_name,
+                    registered=settings.mlflow.registered_name(model_name), reason=reason,
+                    actor=local_user(), via="driftline model rollback", now=datetime.now(UTC))
+            except LookupError as exc:
+                call.status = 404 if isinstance(exc, UnknownModel) else 409
+                raise BadInput(str(exc)) from None
+            call.details.update(decision_id=event.event_id, champion_version=event.champion_version,
+                                candidate_version=event.candidate_version)
+            save_promotion_events(engine, [event])
+    except AuditUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         engine.dispose()
     asyncio.run(publish(settings, interventions.announcements(event, settings.kafka.topics)))
     return event
-
-
-def _local_user() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name (some containers)
-        return "unknown user"
 
 
 @model.command()

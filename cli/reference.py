@@ -86,6 +86,8 @@ def set_reference(model: str, version: str, source: Path, config_path: Path | No
 
     from schemas.events import ReferenceProfileEvent, decode
     from schemas.spec import SCHEMA_VERSION, InvalidEvent
+    from storage.audit import AuditUnavailable, audited, cli_entry
+    from storage.db import make_engine
 
     settings = load_settings()
     if not source.is_file():
@@ -100,9 +102,19 @@ def set_reference(model: str, version: str, source: Path, config_path: Path | No
         decode(value, ReferenceProfileEvent, limits)  # what the worker will check
     except InvalidEvent as exc:
         raise BadInput(f"reference for {model} {version}: {exc.reason}") from None
+    engine = make_engine(settings.database_url, pool_size=1)
     try:
-        topic = asyncio.run(_publish(settings, model, value))
-    except KafkaError as exc:
-        raise click.ClickException(f"kafka: {exc}") from None
+        with audited(engine, cli_entry("reference set", details={
+                "model": model, "version": version, "source": source.name,
+                "event_id": record.event_id, "features": len(document["features"])})) as call:
+            try:
+                topic = asyncio.run(_publish(settings, model, value))
+            except KafkaError as exc:
+                call.status = 503
+                raise click.ClickException(f"kafka: {exc}") from None
+    except AuditUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
     click.echo(f"published the reference of {model} {version} ({len(document['features'])} "
                f"features, {note}, {len(value):,} bytes) to {topic}")

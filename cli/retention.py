@@ -20,6 +20,7 @@ def retention(months: int, tables: tuple[str, ...], dry_run: bool) -> None:
     """Drop old monthly partitions; never the DEFAULT partition, never the current month."""
     from sqlalchemy.exc import OperationalError
 
+    from storage.audit import audit_row, cli_entry
     from storage.db import make_engine
     from storage.models import PARTITIONED
     from storage.retention import drop_partitions, expired_partitions
@@ -37,8 +38,12 @@ def retention(months: int, tables: tuple[str, ...], dry_run: bool) -> None:
             for item in expired:
                 verb = "would drop" if dry_run else "dropping"
                 click.echo(f"{verb} {item.partition} ({item.month:%Y-%m}, {item.rows} row(s))")
-            if not dry_run:
-                drop_partitions(conn, expired)
+            if not dry_run and expired:
+                dropped = drop_partitions(conn, expired)
+                # in the same transaction: the partitions go only if their audit row is written
+                audit_row(conn, cli_entry("retention", details={
+                    "older_than_months": months, "dropped": dropped,
+                    "rows": sum(item.rows for item in expired)}))
     except OperationalError as exc:
         raise BadInput(f"database unreachable: {str(exc.orig).strip().splitlines()[0]}") from None
     if not expired:

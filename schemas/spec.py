@@ -28,6 +28,9 @@ Kind = Literal[
 
 #: bound on free text (alert summaries); objects are bounded by the payload size limit
 MAX_LONG_TEXT = 16 * 1024
+#: how deep a free-form object (red-team ``details``) may nest; deeper is a bad record,
+#: not a recursion error somewhere downstream
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,46 @@ def _known_names(max_length: int) -> set[str]:
     return _known.setdefault(max_length, set())
 
 
+def _check_chars(field: str, value: str) -> str:
+    """Text a database can store: no NUL (PostgreSQL refuses it in text and JSON) and no
+    lone UTF-16 surrogate (not encodable as UTF-8)."""
+    if "\x00" in value:
+        raise InvalidEvent(f"{field}: must not contain NUL characters")
+    if value.isascii():  # the common case, and no surrogate can be in it
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidEvent(f"{field}: contains a lone surrogate, not a character") from None
+    return value
+
+
+def check_json(value: Any, field: str, *, max_depth: int = MAX_DEPTH) -> None:
+    """Raise :class:`InvalidEvent` unless ``value`` (decoded JSON) nests at most
+    ``max_depth`` deep and holds only storable text and finite numbers, keys included.
+
+    Iterative, so a hostile depth cannot exhaust the stack while it is being rejected.
+    """
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            _check_chars(field, item)
+        elif isinstance(item, float):
+            if item - item != 0.0:
+                raise InvalidEvent(f"{field}: must hold finite numbers only")
+        elif isinstance(item, dict | list):
+            if depth >= max_depth:
+                raise InvalidEvent(f"{field}: nested deeper than {max_depth} levels")
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    if isinstance(key, str):
+                        _check_chars(f"{field} key", key)
+                    pending.append((inner, depth + 1))
+            else:
+                pending.extend((inner, depth + 1) for inner in item)
+
+
 def _check_name(field: str, value: Any, limits: Limits) -> str:
     if not isinstance(value, str):
         raise InvalidEvent(f"{field}: expected a string, got {type(value).__name__}")
@@ -97,7 +140,7 @@ def _check_text(field: str, value: Any, limits: Limits) -> str:
         raise InvalidEvent(f"{field}: expected a string, got {type(value).__name__}")
     if len(value) > limits.max_string_length:
         raise InvalidEvent(f"{field}: longer than {limits.max_string_length} characters")
-    return value
+    return _check_chars(field, value)
 
 
 def _check_scalar(field: str, value: Any, limits: Limits) -> float | str | bool:
@@ -148,7 +191,7 @@ def _check_map(field: str, value: Any, limits: Limits, *, probabilities: bool) -
                 out[key] = item
                 continue
             if kind is str and len(item) <= limits.max_string_length:
-                out[key] = item
+                out[key] = _check_chars(f"{field}.{key}", item)
                 continue
             if item is None:
                 out[key] = None
@@ -204,7 +247,7 @@ def check_field(spec: FieldSpec, value: Any, limits: Limits) -> Any:
                 raise InvalidEvent(f"{spec.name}: expected a string, got {type(value).__name__}")
             if len(value) > MAX_LONG_TEXT:
                 raise InvalidEvent(f"{spec.name}: longer than {MAX_LONG_TEXT} characters")
-            return value
+            return _check_chars(spec.name, value)
         case "base64":
             if not isinstance(value, str):
                 raise InvalidEvent(f"{spec.name}: expected a base64 string, got {type(value).__name__}")
@@ -218,6 +261,7 @@ def check_field(spec: FieldSpec, value: Any, limits: Limits) -> Any:
                 raise InvalidEvent(f"{spec.name}: expected an object, got {type(value).__name__}")
             if len(value) > limits.max_object_keys:
                 raise InvalidEvent(f"{spec.name}: more than {limits.max_object_keys} keys")
+            check_json(value, spec.name)
             return value
         case "boolean":
             if not isinstance(value, bool):

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from integrations.resilience import Backoff
+from storage.pii import PiiPolicy, attach
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -20,8 +21,13 @@ T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine with pre-ping (survives a restarted server) and SQLite made safe for threads."""
+def make_engine(url: str, *, pool_size: int = 5, pii: PiiPolicy | None = None) -> Engine:
+    """An engine with pre-ping (survives a restarted server) and SQLite made safe for threads;
+    with ``pii``, every write through :mod:`storage.repository` pseudonymises those fields."""
+    return attach(_engine(url, pool_size), pii)
+
+
+def _engine(url: str, pool_size: int) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -42,10 +48,10 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
 
 
 @cache
-def shared_engine(url: str, *, pool_size: int = 5) -> Engine:
+def shared_engine(url: str, *, pool_size: int = 5, pii: PiiPolicy | None = None) -> Engine:
     """The process's one engine (and connection pool) for ``url``: every agent of a worker
     shares it, so the pool bounds the worker's connections."""
-    return make_engine(url, pool_size=pool_size)
+    return make_engine(url, pool_size=pool_size, pii=pii)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -10,9 +10,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, func
+from sqlalchemy import JSON, Float, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.dialect import UTCDateTime
 from storage.models import Base
 
 
@@ -26,7 +27,7 @@ class RetrainRequestRow(Base):
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
     model_name: Mapped[str] = mapped_column(String(128))
     model_version: Mapped[str] = mapped_column(String(128))
     request_id: Mapped[uuid.UUID]
@@ -38,8 +39,8 @@ class RetrainRequestRow(Base):
     registered_model: Mapped[str] = mapped_column(String(128))
     triggers: Mapped[Any] = mapped_column(JSON)
     requests_today: Mapped[int] = mapped_column(Integer)
-    cooldown_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    cooldown_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class RetrainJobRow(Base):
@@ -60,8 +61,8 @@ class RetrainJobRow(Base):
     run_id: Mapped[str | None] = mapped_column(String(64))
     metrics: Mapped[Any | None] = mapped_column(JSON)
     last_event_id: Mapped[uuid.UUID]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class PromotionDecisionRow(Base):
@@ -69,7 +70,7 @@ class PromotionDecisionRow(Base):
     __table_args__ = (Index("ix_promotion_decisions_model_time", "registered_model", "timestamp"),)
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
     model_name: Mapped[str] = mapped_column(String(128))
     model_version: Mapped[str] = mapped_column(String(128))
     registered_model: Mapped[str] = mapped_column(String(128))
@@ -99,4 +100,4 @@ class NotificationRow(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     recipients: Mapped[str] = mapped_column(Text)
-    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -24,6 +24,7 @@ from storage.governance import (
     RetrainRequestRow,
 )
 from storage.models import LabelledPrediction
+from storage.pii import pseudonymised
 from storage.repository import dialect_insert, insert_ignoring_duplicates
 
 
@@ -80,6 +81,7 @@ def save_training_jobs(engine: Engine, records: Sequence[Any], *, retries: int =
         "updated_at": _time(r.timestamp),
     } for r in latest.values()]
     table = RetrainJobRow.__table__
+    rows = list(pseudonymised(engine, table, rows))  # type: ignore[arg-type]
     stmt = dialect_insert(engine, table)
     excluded = stmt.excluded
     updatable = ("job_id", "status", "progress", "message", "candidate_version", "run_id",

@@ -11,11 +11,13 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.audit import audit_row
 from storage.service import ROLES, ApiKey
 
 TOKEN_PREFIX = "dl_"  # noqa: S105 - a marker, not a secret
@@ -42,8 +44,13 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_key(engine: Engine, name: str, role: str) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the token, which is never stored or shown again."""
+def create_key(engine: Engine, name: str, role: str, *,
+               audit: dict[str, Any] | None = None) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the token, which is never stored or shown again.
+
+    With ``audit`` (an entry, see :func:`storage.audit.cli_entry`), the audit row is written
+    in the same transaction: no key without its row.
+    """
     if role not in ROLES:
         raise ApiKeyError(f"role must be one of {', '.join(ROLES)}")
     token = new_token()
@@ -51,6 +58,9 @@ def create_key(engine: Engine, name: str, role: str) -> tuple[ApiKey, str]:
         with engine.begin() as conn:
             conn.execute(insert(ApiKey).values(id=uuid.uuid4(), name=name, role=role,
                                                key_hash=hash_token(token), prefix=token[:10]))
+            if audit is not None:
+                audit_row(conn, {**audit, "details": {**(audit.get("details") or {}),
+                                                      "key": name, "role": role}})
     except IntegrityError:
         raise ApiKeyError(f"a key named {name!r} already exists") from None
     return get_key(engine, name), token
@@ -69,11 +79,15 @@ def list_keys(engine: Engine) -> list[ApiKey]:
         return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.name)))
 
 
-def revoke_key(engine: Engine, name: str) -> ApiKey:
-    """Revoke the key called ``name``; revoking twice keeps the first revocation time."""
+def revoke_key(engine: Engine, name: str, *, audit: dict[str, Any] | None = None) -> ApiKey:
+    """Revoke the key called ``name``; revoking twice keeps the first revocation time. With
+    ``audit``, its row commits with the revocation (an unknown key changes nothing and
+    raises before any row is written)."""
     with engine.begin() as conn:
-        conn.execute(update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
-                     .values(revoked_at=datetime.now(UTC)))
+        changed = conn.execute(update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
+                               .values(revoked_at=datetime.now(UTC))).rowcount
+        if audit is not None and changed:
+            audit_row(conn, {**audit, "details": {**(audit.get("details") or {}), "key": name}})
     return get_key(engine, name)
 
 

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     Float,
     Index,
     Integer,
@@ -21,6 +20,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.dialect import UTCDateTime
 
 #: tables partitioned by month on PostgreSQL, with their partition column
 PARTITIONED: dict[str, str] = {
@@ -45,7 +46,7 @@ class DriftResult(Base):
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     model_name: Mapped[str] = mapped_column(String(128))
     model_version: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(32))
@@ -61,13 +62,13 @@ class DriftResult(Base):
     window_end_seq: Mapped[int] = mapped_column(BigInteger)
     window_start_offset: Mapped[int] = mapped_column(BigInteger)
     window_end_offset: Mapped[int] = mapped_column(BigInteger)
-    window_start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    window_end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_start_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end_time: Mapped[datetime] = mapped_column(UTCDateTime())
     reference_size: Mapped[int] = mapped_column(Integer)
     current_size: Mapped[int] = mapped_column(Integer)
     missing_share: Mapped[float | None] = mapped_column(Float)
     partition: Mapped[int | None] = mapped_column(Integer)
-    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class DeadLetterRow(Base):
@@ -75,7 +76,7 @@ class DeadLetterRow(Base):
     __table_args__ = (Index("ix_dead_letters_topic_time", "topic", "timestamp"),)
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
     topic: Mapped[str] = mapped_column(String(255))
     partition: Mapped[int | None] = mapped_column(Integer)
     offset: Mapped[int | None] = mapped_column(BigInteger)
@@ -97,7 +98,7 @@ class PerformanceMetric(Base):
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     model_name: Mapped[str] = mapped_column(String(128))
     model_version: Mapped[str] = mapped_column(String(128))
     metric: Mapped[str] = mapped_column(String(64))
@@ -106,9 +107,9 @@ class PerformanceMetric(Base):
     sample_size: Mapped[int] = mapped_column(Integer)
     window_start_seq: Mapped[int] = mapped_column(BigInteger)
     window_end_seq: Mapped[int] = mapped_column(BigInteger)
-    window_start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    window_end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    window_start_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                   server_default=func.now())
 
 
@@ -122,10 +123,10 @@ class LabelledPrediction(Base):
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the prediction's event_id
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     model_name: Mapped[str] = mapped_column(String(128))
     model_version: Mapped[str] = mapped_column(String(128))
-    label_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    label_time: Mapped[datetime] = mapped_column(UTCDateTime())
     prediction: Mapped[Any] = mapped_column(JSON)
     probabilities: Mapped[Any | None] = mapped_column(JSON)
     features: Mapped[Any | None] = mapped_column(JSON)

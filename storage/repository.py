@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.db import with_retries
 from storage.models import DeadLetterRow, DriftResult, LabelledPrediction, PerformanceMetric
+from storage.pii import pseudonymised
 
 
 def dialect_insert(engine: Engine, table: Table) -> Any:
@@ -28,6 +29,7 @@ def insert_ignoring_duplicates(engine: Engine, table: Table, rows: Sequence[dict
     if not rows:
         return 0
     stmt = dialect_insert(engine, table).on_conflict_do_nothing()
+    rows = pseudonymised(engine, table, rows)
 
     def run() -> int:
         with engine.begin() as conn:

@@ -10,11 +10,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, Index, Integer, String, func
+from sqlalchemy import Float, Index, Integer, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import JSON
 
+from storage.dialect import UTCDateTime
 from storage.models import Base
 
 #: JSONB on PostgreSQL (queryable, compact), plain JSON elsewhere
@@ -34,8 +35,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     #: the token's first characters, so a person can tell keys apart
     prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEntry(Base):
@@ -51,7 +52,7 @@ class AuditEntry(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(128))
     actor: Mapped[str] = mapped_column(String(128))
     key_id: Mapped[uuid.UUID | None]
@@ -77,7 +78,7 @@ class RedTeamRow(Base):
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     model_name: Mapped[str] = mapped_column(String(128))
     model_version: Mapped[str] = mapped_column(String(128))
     attack_type: Mapped[str] = mapped_column(String(128))
@@ -87,4 +88,4 @@ class RedTeamRow(Base):
     details: Mapped[Any | None] = mapped_column(JSONDocument)
     #: "api" or "stream": which path brought the result in
     source: Mapped[str] = mapped_column(String(16))
-    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

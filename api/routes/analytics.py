@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, select
 
 from api.deps import SessionDep, ViewerDep
 from api.errors import AUTH_RESPONSES
 from api.models import DriftSummaryOut, DriftSummaryRow, DriftTrendPoint
 from api.query import Bucket, LimitDep, OptionalName, TimeRange, TimeRangeDep, scoped
+from storage.dialect import time_bucket
 from storage.models import DriftResult as DR
 
 router = APIRouter(prefix="/analytics", tags=["analytics"], responses=AUTH_RESPONSES)
@@ -41,7 +42,7 @@ def drift_summary(session: SessionDep, _: ViewerDep, window: TimeRangeDep, limit
 def drift_trends(session: SessionDep, _: ViewerDep, window: TimeRangeDep, limit: LimitDep,
                  model: OptionalName = None, feature: OptionalName = None,
                  bucket: Bucket = "day") -> list[DriftTrendPoint]:
-    start = func.date_trunc(literal(bucket), DR.timestamp, literal("UTC")).label("bucket_start")
+    start = time_bucket(session.get_bind().dialect.name, bucket, DR.timestamp).label("bucket_start")
     stmt = _scoped(select(start, DR.model_name, DR.feature, DR.severity,
                           func.count().label("results"), _drifted.label("drifted")),
                    model, feature, window)

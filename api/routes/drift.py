@@ -19,6 +19,7 @@ from api.query import (
     Page,
     TimeRangeDep,
     keyset_page,
+    latest_per_group,
     scoped,
 )
 from storage.models import DriftResult
@@ -44,13 +45,11 @@ def list_results(
             summary="The latest result per feature of one model")
 def latest(session: SessionDep, _: ViewerDep, model: Name,
            version: OptionalName = None) -> LatestDriftOut:
-    stmt = select(DriftResult).where(DriftResult.model_name == model)
+    t = DriftResult
+    stmt = select(t).where(t.model_name == model)
     if version is not None:
-        stmt = stmt.where(DriftResult.model_version == version)
-    rows = session.scalars(
-        stmt.distinct(DriftResult.kind, DriftResult.feature)
-        .order_by(DriftResult.kind, DriftResult.feature, DriftResult.timestamp.desc(),
-                  DriftResult.event_id.desc())).all()
+        stmt = stmt.where(t.model_version == version)
+    rows = latest_per_group(session, stmt, t, (t.kind, t.feature), (t.timestamp, t.event_id))
     if not rows:
         raise HTTPException(404, f"no drift results for model {model!r}"
                             + (f" version {version!r}" if version else ""))
@@ -68,7 +67,9 @@ def models(session: SessionDep, _: ViewerDep, limit: LimitDep) -> list[str]:
 
 @router.post(
     "/detect", response_model=DetectReportOut,
-    responses={413: error_response("Upload larger than API__MAX_UPLOAD_BYTES.")},
+    responses={413: error_response("Upload larger than API__MAX_UPLOAD_BYTES."),
+               503: error_response("API__MAX_CONCURRENT_UPLOADS uploads are being compared; "
+                                   "see Retry-After.")},
     summary="Compare two uploaded tables (CSV or Parquet), as `driftline detect` does",
 )
 def detect_files(
@@ -84,13 +85,20 @@ def detect_files(
     def names(value: str | None) -> list[str]:
         return [n.strip() for n in (value or "").split(",") if n.strip()]
 
-    try:
-        ref = read_table(reference.file.read(), reference.filename, "reference")
-        cur = read_table(current.file.read(), current.filename, "current")
-        report = detect(ref, cur, alpha=alpha, features=names(features),
-                        categorical=names(categorical))
-    except DetectionError as exc:
-        raise invalid(("body",), str(exc)) from None
+    with request.app.state.uploads.claim() as free:
+        if not free:
+            raise HTTPException(503, "too many uploads being compared; retry shortly",
+                                headers={"Retry-After": "5"})
+        ref = cur = None
+        try:
+            ref = read_table(reference.file, reference.filename, "reference")
+            cur = read_table(current.file, current.filename, "current")
+            report = detect(ref, cur, alpha=alpha, features=names(features),
+                            categorical=names(categorical))
+        except DetectionError as exc:
+            raise invalid(("body",), str(exc)) from None
+        finally:
+            ref = cur = None  # dropped before the slot hands their memory back
     request.state.audit_details = {"features": len(report["features"]),
                                    "dataset_drift": report["dataset_drift"]}
     return DetectReportOut.model_validate(report)

@@ -3,7 +3,8 @@
 Streamed in chunks of ``API__EXPORT_CHUNK_ROWS`` from a server-side cursor, as CSV or
 Parquet (one row group per chunk), so memory does not grow with the window. Each feature
 becomes a column; its type is read from the whole window first (numbers, booleans,
-otherwise text), so the file has one schema from its first byte to its last.
+otherwise text), so the file has one schema from its first byte to its last. CSV cells that
+a spreadsheet would run as formulas are neutralised; configured PII is pseudonymised.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import pyarrow as pa
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select
 
 from api.deps import EngineDep, OperatorDep, SettingsDep
 from api.errors import AUTH_RESPONSES, error_response
 from api.query import Name, OptionalName, TimeRangeDep
+from storage.models import LabelledPrediction
 
 router = APIRouter(prefix="/export", tags=["export"], responses=AUTH_RESPONSES)
 
@@ -51,21 +53,22 @@ def _cell(value: Any, kind: pa.DataType) -> Any:
                404: error_response("No labelled predictions in the window.")},
     summary="A model's labelled predictions as CSV or Parquet, streamed",
 )
-def labelled_predictions(engine: EngineDep, settings: SettingsDep, _: OperatorDep,
+def labelled_predictions(request: Request, engine: EngineDep, settings: SettingsDep, _: OperatorDep,
                          window: TimeRangeDep, model: Name, version: OptionalName = None,
                          format: Literal["csv", "parquet"] = "csv") -> StreamingResponse:  # noqa: A002
-    where, params = ["model_name = :model"], {"model": model}
-    for clause, key, value in (("model_version = :version", "version", version),
-                               ("timestamp >= :start", "start", window.start),
-                               ("timestamp < :end", "end", window.end)):
-        if value is not None:
-            where.append(clause)
-            params[key] = value
-    condition = " AND ".join(where)
-    schema = _schema(engine, condition, params)
+    t = LabelledPrediction
+    condition = [t.model_name == model]
+    if version is not None:
+        condition.append(t.model_version == version)
+    if window.start is not None:
+        condition.append(t.timestamp >= window.start)
+    if window.end is not None:
+        condition.append(t.timestamp < window.end)
+    schema = _schema(engine, condition, settings.api.export_chunk_rows)
     if schema is None:
         raise HTTPException(404, f"no labelled predictions for model {model!r} in that window")
-    chunks = _chunks(engine, condition, params, schema, settings.api.export_chunk_rows)
+    # rows stored before SECURITY__PII_FIELDS was set are pseudonymised on the way out too
+    chunks = _chunks(engine, condition, schema, settings.api.export_chunk_rows, request.app.state.redact)
     body = _csv(chunks) if format == "csv" else _parquet(chunks, schema[0])
     name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{model}-{version or 'all'}-labelled.{format}")
     return StreamingResponse(body, media_type=MEDIA[format],
@@ -75,24 +78,39 @@ def labelled_predictions(engine: EngineDep, settings: SettingsDep, _: OperatorDe
 Schema = tuple[pa.Schema, dict[str, str]]  # arrow schema, feature -> column name
 
 
-def _schema(engine: Engine, condition: str, params: dict[str, Any]) -> Schema | None:
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string" if isinstance(value, str) else "object"
+
+
+def _schema(engine: Engine, condition: list[Any], size: int) -> Schema | None:
+    """The file's schema, from one streamed pass over the window: feature names and value
+    types are read in Python rather than with the stores' JSON functions, which differ
+    between PostgreSQL and SQLite (and PostgreSQL's refuse a stored ``\\u0000``)."""
+    t = LabelledPrediction
+    predictions: set[str] = set()
+    labels: set[str] = set()
+    features: dict[str, set[str]] = {}
     with engine.connect() as conn:
-        shapes = conn.execute(text(
-            "SELECT jsonb_typeof(prediction::jsonb) AS p, jsonb_typeof(label::jsonb) AS l, "  # noqa: S608
-            f"count(*) AS n FROM labelled_predictions WHERE {condition} GROUP BY 1, 2"), params).all()
-        if not shapes:
-            return None
-        features: dict[str, set[str]] = {}
-        for key, kind in conn.execute(text(
-            "SELECT f.key, jsonb_typeof(f.value) FROM labelled_predictions lp, "  # noqa: S608
-            f"jsonb_each(CASE WHEN jsonb_typeof(lp.features::jsonb) = 'object' "
-            f"THEN lp.features::jsonb ELSE '{{}}'::jsonb END) f WHERE {condition} GROUP BY 1, 2"),
-                params):
-            features.setdefault(key, set()).add(kind)
+        result = conn.execution_options(stream_results=True, yield_per=size).execute(
+            select(t.prediction, t.label, t.features).where(*condition))
+        for row in result:
+            predictions.add(_json_type(row.prediction))
+            labels.add(_json_type(row.label))
+            if isinstance(row.features, dict):
+                for name, value in row.features.items():
+                    features.setdefault(name, set()).add(_json_type(value))
+    if not predictions:
+        return None
     fields = [pa.field("event_id", pa.string()), pa.field("timestamp", pa.timestamp("us", "UTC")),
               pa.field("model_version", pa.string()), pa.field("label_time", pa.timestamp("us", "UTC")),
-              pa.field("prediction", _arrow_type({s.p for s in shapes})),
-              pa.field("label", _arrow_type({s.l for s in shapes})),
+              pa.field("prediction", _arrow_type(predictions)),
+              pa.field("label", _arrow_type(labels)),
               pa.field("probabilities", pa.string())]
     columns: dict[str, str] = {}
     for name in sorted(features):
@@ -102,15 +120,15 @@ def _schema(engine: Engine, condition: str, params: dict[str, Any]) -> Schema | 
     return pa.schema(fields), columns
 
 
-def _chunks(engine: Engine, condition: str, params: dict[str, Any], schema: Schema,
-            size: int) -> Iterator[pa.Table]:
+def _chunks(engine: Engine, condition: list[Any], schema: Schema, size: int,
+            redact: Callable[[Any], Any]) -> Iterator[pa.Table]:
     arrow, columns = schema
     types = {f.name: f.type for f in arrow}
-    sql = text("SELECT event_id, timestamp, model_version, label_time, prediction, label, "  # noqa: S608
-               f"probabilities, features FROM labelled_predictions WHERE {condition} "
-               "ORDER BY timestamp, event_id")
+    t = LabelledPrediction
+    stmt = (select(t.event_id, t.timestamp, t.model_version, t.label_time, t.prediction, t.label,
+                   t.probabilities, t.features).where(*condition).order_by(t.timestamp, t.event_id))
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=size).execute(sql, params)
+        result = conn.execution_options(stream_results=True, yield_per=size).execute(stmt)
         for part in result.partitions(size):
             data: dict[str, list[Any]] = {name: [] for name in arrow.names}
             for row in part:
@@ -122,10 +140,31 @@ def _chunks(engine: Engine, condition: str, params: dict[str, Any], schema: Sche
                 data["label"].append(_cell(row.label, types["label"]))
                 data["probabilities"].append(
                     None if row.probabilities is None else json.dumps(row.probabilities, sort_keys=True))
-                feats = row.features if isinstance(row.features, dict) else {}
+                feats = redact(row.features) if isinstance(row.features, dict) else {}
                 for name, column in columns.items():
                     data[column].append(_cell(feats.get(name), types[column]))
             yield pa.table(data, schema=arrow)
+
+
+#: OWASP's CSV-injection rule: a cell a spreadsheet would read as a formula starts with one of these
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(table: pa.Table) -> pa.Table:
+    """``table`` with every text cell that starts like a formula prefixed by ``'``, so a
+    spreadsheet opening the CSV shows it as text instead of running it."""
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(table.schema):
+        if field.type != pa.string():
+            continue
+        column = table.column(i)
+        risky = pc.starts_with(column, _FORMULA_START[0])
+        for prefix in _FORMULA_START[1:]:
+            risky = pc.or_(risky, pc.starts_with(column, prefix))
+        fixed = pc.if_else(pc.fill_null(risky, False), pc.binary_join_element_wise("'", column, ""), column)
+        table = table.set_column(i, field, fixed)
+    return table
 
 
 def _csv(chunks: Iterator[pa.Table]) -> Iterator[bytes]:
@@ -134,7 +173,7 @@ def _csv(chunks: Iterator[pa.Table]) -> Iterator[bytes]:
     first = True
     for table in chunks:
         sink = io.BytesIO()
-        pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=first))
+        pacsv.write_csv(neutralised(table), sink, pacsv.WriteOptions(include_header=first))
         first = False
         yield sink.getvalue()
 

@@ -21,7 +21,10 @@ def index(engine: EngineDep, _: AdminDep) -> list[KeyOut]:
 
 
 @router.post("", status_code=201, response_model=KeyCreatedOut,
-             responses={409: error_response("A key of that name exists.")},
+             responses={409: error_response("A key of that name exists."),
+                        201: {"description": "The key, with its token.", "links": {
+                            "RevokeKey": {"operationId": "revoke_key",
+                                          "parameters": {"name": "$response.body#/name"}}}}},
              summary="Create a key; the token is in this response only")
 def create(request: Request, body: KeyCreateIn, engine: EngineDep, _: AdminDep) -> KeyCreatedOut:
     try:
@@ -32,7 +35,7 @@ def create(request: Request, body: KeyCreateIn, engine: EngineDep, _: AdminDep) 
     return KeyCreatedOut(**KeyOut.model_validate(key).model_dump(), token=token)
 
 
-@router.delete("/{name}", response_model=KeyOut,
+@router.delete("/{name}", response_model=KeyOut, operation_id="revoke_key",
                responses={404: error_response("No key of that name.")},
                summary="Revoke a key (kept, for the audit trail)")
 def revoke(request: Request, name: KeyName, engine: EngineDep, _: AdminDep) -> KeyOut:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, select
 
 from api.deps import SessionDep, ViewerDep
 from api.errors import AUTH_RESPONSES
@@ -18,8 +18,10 @@ from api.query import (
     OptionalName,
     TimeRange,
     TimeRangeDep,
+    latest_per_group,
     scoped,
 )
+from storage.dialect import time_bucket
 from storage.models import PerformanceMetric as PM
 
 router = APIRouter(prefix="/performance", tags=["performance"], responses=AUTH_RESPONSES)
@@ -34,7 +36,7 @@ def _in_window(stmt, window: TimeRange):  # type: ignore[no-untyped-def]
 def trends(session: SessionDep, _: ViewerDep, window: TimeRangeDep, limit: LimitDep,
            model: Name, metric: Name, version: OptionalName = None,
            bucket: Bucket = "day") -> list[PerformanceTrendPoint]:
-    start = func.date_trunc(literal(bucket), PM.timestamp, literal("UTC")).label("bucket_start")
+    start = time_bucket(session.get_bind().dialect.name, bucket, PM.timestamp).label("bucket_start")
     stmt = (select(start, PM.model_version, func.count().label("windows"),
                    func.coalesce(func.sum(PM.sample_size), 0).label("samples"),
                    func.avg(PM.value).label("mean"), func.min(PM.value).label("min"),
@@ -71,9 +73,8 @@ def compare(
         func.min(PM.value).label("min"), func.max(PM.value).label("max"),
         func.min(PM.timestamp).label("first_at"), func.max(PM.timestamp).label("latest_at"),
     )).group_by(PM.model_name, PM.model_version)
-    newest = narrowed(select(PM.model_name, PM.model_version, PM.value)
-                      .distinct(PM.model_name, PM.model_version)
-                      .order_by(PM.model_name, PM.model_version, PM.timestamp.desc()))
-    latest = {(r.model_name, r.model_version): r.value for r in session.execute(newest)}
+    newest = latest_per_group(session, narrowed(select(PM)), PM, (PM.model_name, PM.model_version),
+                              (PM.timestamp, PM.event_id))
+    latest = {(r.model_name, r.model_version): r.value for r in newest}
     return [PerformanceComparisonRow(**row._mapping, latest=latest.get((row.model_name, row.model_version)))
             for row in session.execute(stmt.order_by(PM.model_name, PM.model_version))]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, select
 
 from api.deps import EngineDep, OperatorDep, SessionDep, SettingsDep, ViewerDep
 from api.errors import AUTH_RESPONSES, error_response, invalid
@@ -35,6 +35,7 @@ from api.query import (
 )
 from schemas.redteam import RedTeamResult, check_storable
 from schemas.spec import InvalidEvent, validate
+from storage.dialect import time_bucket
 from storage.repository import save_red_team_results
 from storage.service import RedTeamRow as RT
 
@@ -61,6 +62,10 @@ def ingest(request: Request, body: RedTeamBatchIn, _: OperatorDep, engine: Engin
         wire.setdefault("timestamp", now)
         try:
             record = check_storable(RedTeamResult(**validate(wire, RedTeamResult.FIELDS, limits)))
+            size = len(record.dumps())
+            if size > limits.max_payload_bytes:  # the topic's bound: one limit per record
+                raise InvalidEvent(f"result of {size} bytes exceeds {limits.max_payload_bytes} "
+                                   "(LIMITS__MAX_PAYLOAD_BYTES)")
         except InvalidEvent as exc:
             raise invalid(("body", "results", i), exc.reason) from None
         if record.details is not None:
@@ -90,7 +95,8 @@ def success_rates(session: SessionDep, _: ViewerDep, window: TimeRangeDep, limit
                   attack_type: OptionalName = None, bucket: Bucket | None = None) -> list[SuccessRateRow]:
     keys: list[Any] = [RT.model_name, RT.model_version, RT.attack_type]
     if bucket is not None:
-        keys.insert(0, func.date_trunc(literal(bucket), RT.timestamp, literal("UTC")).label("bucket_start"))
+        keys.insert(0, time_bucket(session.get_bind().dialect.name, bucket, RT.timestamp)
+                    .label("bucket_start"))
     stmt = _scoped(select(*keys, func.count().label("attempts"), _successes.label("successes")),
                    window, model_name=model, model_version=version, attack_type=attack_type)
     stmt = stmt.group_by(*keys).order_by(*keys).limit(limit)

@@ -76,6 +76,7 @@ def list_requests(
 
 
 @router.get("/requests/{decision_id}", response_model=RetrainRequestOut,
+            operation_id="get_retrain_decision",
             responses={404: error_response("No such decision (yet: a trigger is decided within seconds "
                                    "while a worker runs).")},
             summary="One decision, e.g. the one a manual trigger announced")
@@ -95,7 +96,10 @@ def _latest_version(engine: Engine, model: str) -> str | None:
 
 @router.post(
     "/requests", status_code=202, response_model=RetrainTriggerOut,
-    responses={503: error_response("Kafka (or the database) is unavailable; the trigger was not queued.")},
+    responses={503: error_response("Kafka (or the database) is unavailable; the trigger was not queued."),
+               202: {"description": "Queued; the decision will appear under its id.", "links": {
+                   "Decision": {"operationId": "get_retrain_decision",
+                                "parameters": {"decision_id": "$response.body#/decision_id"}}}}},
     summary="Ask for a retrain; decided by the retrain agent under the usual cooldown and limit",
 )
 async def trigger_retrain(request: Request, response: Response, body: RetrainTriggerIn,

@@ -37,15 +37,23 @@ def broker() -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
+def postgresql_url() -> str:
+    """The stack's PostgreSQL (``DATABASE__URL``), migrated."""
     url = _require("DATABASE__URL")
     if not url.startswith("postgresql"):
-        pytest.fail("integration tests run on PostgreSQL; DATABASE__URL is " + url.split(":")[0],
+        pytest.fail("DATABASE__URL should name the stack's PostgreSQL; it is " + url.split(":")[0],
                     pytrace=False)
     from storage.db import upgrade
 
     upgrade(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def database_url(postgresql_url: str) -> str:
+    """The store integration tests use: PostgreSQL, unless a directory's conftest runs its
+    tests on SQLite as well (the API's does)."""
+    return postgresql_url
 
 
 @pytest.fixture(scope="session")

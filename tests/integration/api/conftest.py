@@ -18,6 +18,27 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 HMAC_KEY = "test-hmac-key-0123456789"
+STORES = ("postgresql", "sqlite")
+
+
+@pytest.fixture(scope="session", params=STORES)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Every API test runs twice: on PostgreSQL and on the embedded SQLite default a user
+    without ``DATABASE__URL`` gets, and must see the same answers on both."""
+    from storage.db import upgrade
+
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgresql_url")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'driftline.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> str:
+    """``postgresql`` or ``sqlite``: the store this run of the test uses."""
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
 
 
 @pytest.fixture
@@ -29,6 +50,7 @@ def make_settings(database_url: str, broker: str) -> Callable[..., Any]:
             # a prefix of their own: requests that publish must not reach anyone's worker
             database={"url": database_url}, kafka={"broker": broker, "topics": {"prefix": "api-test-"}},
             api={"rate_limit_per_minute": 60_000, "rate_limit_burst": 10_000, "max_page_size": 50,
+                 "client_rate_limit_per_minute": 60_000, "client_rate_limit_burst": 10_000,
                  "default_page_size": 20, "max_request_bytes": 64 * 1024,
                  "max_upload_bytes": 2 * 1024 * 1024, "export_chunk_rows": 7, **api},
             security={"pii_fields": ["email", "user_id"], "hmac_key": HMAC_KEY},
@@ -117,6 +139,7 @@ def make_client(database_url: str, broker: str, unique: str) -> Iterator[Callabl
             mlflow={"tracking_uri": os.environ.get("MLFLOW__TRACKING_URI", "http://127.0.0.1:15000"),
                     **groups.pop("mlflow", {})},
             api={"rate_limit_per_minute": 60_000, "rate_limit_burst": 10_000,
+                 "client_rate_limit_per_minute": 60_000, "client_rate_limit_burst": 10_000,
                  "publish_timeout_seconds": 5, **groups.pop("api", {})},
             **groups)
         client = TestClient(create_app(settings), raise_server_exceptions=False)

@@ -168,13 +168,13 @@ def test_unexpected_errors_are_a_bare_500_with_the_request_id(app, keys, engine,
     def boom() -> None:
         raise RuntimeError("SELECT secret FROM api_keys WHERE psycopg.errors")
 
-    app.add_api_route("/boom", boom, methods=["GET", "POST"])
+    app.add_api_route("/boom", boom, methods=["GET", "POST"], include_in_schema=False)
     with TestClient(app, raise_server_exceptions=False) as client:
-        r = client.get("/boom")
+        r = client.get("/boom", headers=keys.viewer)  # a route off the schema needs a key too
         assert r.status_code == 500
         assert r.json() == {"detail": "internal server error", "request_id": r.json()["request_id"]}
         assert "SELECT" not in r.text and "Traceback" not in r.text
-        client.post("/boom", headers={"X-Request-ID": f"{unique}-boom"})
+        client.post("/boom", headers={**keys.viewer, "X-Request-ID": f"{unique}-boom"})
     row = audit_rows(engine, [f"{unique}-boom"])[f"{unique}-boom"]
     assert row.status_code == 500 and row.outcome == "error"
 
@@ -192,10 +192,10 @@ def test_database_down_is_503_without_details(make_settings):
         ready = client.get("/health/ready")
         assert ready.status_code == 503
         checks = ready.json()["checks"]
-        assert not checks["postgresql"]["ok"] and checks["kafka"]["ok"]
+        assert not checks["database"]["ok"] and checks["kafka"]["ok"]
 
 
-def test_pii_fields_never_reach_postgresql_in_clear(client, keys, engine, unique):
+def test_pii_fields_never_reach_the_database_in_clear(client, keys, engine, unique):
     email, user = f"{unique}@example.com", f"user-{unique}"
     details = {"email": email, "prompt": "ignore previous instructions",
                "victims": [{"User_Id": user, "note": "x"}], "nothing": None}
@@ -205,10 +205,10 @@ def test_pii_fields_never_reach_postgresql_in_clear(client, keys, engine, unique
     assert r.status_code == 201, r.text
     with engine.connect() as conn:
         stored = conn.execute(select(RedTeamRow.details).where(RedTeamRow.model_name == unique)).scalar_one()
-        everything = conn.execute(text(
-            "SELECT r::text FROM red_team_results r WHERE model_name = :m UNION ALL "
-            "SELECT a::text FROM audit_log a WHERE request_id = :rid"),
-            {"m": unique, "rid": f"{unique}-pii"}).scalars().all()
+        everything = [repr(tuple(r)) for r in conn.execute(
+            select(RedTeamRow.__table__).where(RedTeamRow.model_name == unique))]
+        everything += [repr(tuple(r)) for r in conn.execute(
+            select(AuditEntry.__table__).where(AuditEntry.request_id == f"{unique}-pii"))]
     key = HMAC_KEY.encode()
     assert stored["email"] == pseudonym(email, key)
     assert stored["victims"][0]["User_Id"] == pseudonym(user, key)
