@@ -179,9 +179,15 @@ def test_loop_keeps_the_champion_when_the_candidate_is_no_better(
         worker_factory=worker_factory, broker=broker, engine=engine, tmp_path=tmp_path,
         tracking_uri=tracking_uri)
     assert decision["decision"] == "rejected", decision
-    # both models know the relationship: no significant, large-enough gain
+    # both models know the relationship: no significant, large-enough gain. The candidate
+    # learned from another sample of it (and is split by ids that include the test's random
+    # model name), so now and then it is measurably worse — a CI run saw its log loss 17 %
+    # above the champion's (lower bound 0.0196 > margin 0.0191) — and the regression guard
+    # rightly joins in; what must never fail here is anything else (holdout, drift, ...).
     failed = {name for name, c in decision["criteria"].items() if not c["passed"]}
-    assert failed and failed <= {"improvement", "significance"}, decision["criteria"]
+    assert "improvement" in failed, decision["criteria"]
+    assert failed <= {"improvement", "significance", "no_significant_regression"}, \
+        decision["criteria"]
     assert decision["reason"].startswith("rejected: ")
     assert registry.alias(model, "champion").version == "1"
     assert registry.alias(model, "previous_champion") is None
