@@ -35,6 +35,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Any]:
+    """This directory's engine, on the store of this run. It must be defined here: the
+    parent's session-scoped ``engine`` would otherwise be built on the first store an API
+    test asks for and keep it for the rest of the session, so the tests after this
+    directory would write to SQLite while their workers use PostgreSQL."""
+    from storage.db import make_engine
+
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
 def store(database_url: str) -> str:
     """``postgresql`` or ``sqlite``: the store this run of the test uses."""
