@@ -17,6 +17,7 @@ from stack import prometheus
 from stack.manager import DEFAULT, selected
 from stack.processes import Record, StackConfigError, StackError
 from stack.services import StackConfig
+from tests.unit.stack.test_cli import state  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -139,15 +140,6 @@ def test_a_failed_build_gives_gos_last_line_and_keeps_no_binaries(
 
 # -- an optional service ----------------------------------------------------------------------
 
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("KAFKA__BROKER", "kafka://127.0.0.1:39092")
-    monkeypatch.setenv("STACK__PROMETHEUS_PORT", "19998")
-    return tmp_path / "state" / "stack"
-
-
 def test_prometheus_is_started_only_when_asked() -> None:
     assert "prometheus" not in DEFAULT
     assert selected(None) == list(DEFAULT)
@@ -159,7 +151,9 @@ def test_prometheus_is_started_only_when_asked() -> None:
         selected("kafka", "prometheus")
 
 
-def test_down_and_status_include_prometheus_once_up_recorded_it(state: Path) -> None:
+def test_down_and_status_include_prometheus_once_up_recorded_it(
+        state: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    monkeypatch.setenv("STACK__PROMETHEUS_PORT", "19998")
     runner = CliRunner()
     out = runner.invoke(stack, ["status"], catch_exceptions=False).stdout
     assert "prometheus" not in out
