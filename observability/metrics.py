@@ -195,7 +195,7 @@ class DriftAlerts(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = self._family()
         try:
-            table = self.app.tables[self.table]
+            table: Any = self.app.tables[self.table]  # a faust Table: a mapping of raw bytes
             changelog = table.changelog_topic.get_topic_name()
             owned = {tp.partition for tp in self.app.assignor.assigned_actives()
                      if tp.topic == changelog}
