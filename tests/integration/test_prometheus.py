@@ -106,8 +106,14 @@ def dashboard_start(end: datetime) -> datetime:
     return end - timedelta(**{unit: int(match.group(1))})
 
 
-def promql(expr: str) -> str:
-    return expr.replace("$__rate_interval", RATE_INTERVAL).replace("$__interval", "1s")
+def promql(expr: str, model: str) -> str:
+    """A panel's query as Grafana sends it: $__rate_interval at its floor, and the ``model``
+    variable (picked: the test's model) as Grafana writes a value into a regex matcher."""
+    value = re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\\\1", model)
+    expr = expr.replace("$__rate_interval", RATE_INTERVAL).replace("$__interval", "1s")
+    expr = expr.replace("$model", value)
+    assert "$" not in expr, f"a Grafana variable this test does not expand: {expr}"
+    return expr
 
 
 def postgres_sql(sql: str, model: str, start: datetime, end: datetime) -> str:
@@ -198,7 +204,7 @@ def test_prometheus_scrapes_worker_and_api_serves_the_dashboard_and_fires_the_dr
     empty = []
     for name, target in dashboard_targets():
         if "expr" in target:
-            result = prom.get("query_range", query=promql(target["expr"]),
+            result = prom.get("query_range", query=promql(target["expr"], model),
                               start=begun.timestamp(), end=end.timestamp(), step="1s")["result"]
             values = [float(v) for series in result for _, v in series["values"]]
             if not any(math.isfinite(v) for v in values):
