@@ -10,13 +10,14 @@ from typing import Any
 import click
 
 from cli.errors import BadInput
-from stack.manager import SERVICES, build, parse_only, run_all
+from stack.manager import DEFAULT, OPTIONAL, SERVICES, build, parse_only, run_all, selected
 from stack.processes import StackConfigError, StackError
 from stack.services import MailSink, StackConfig
 
 only_option = click.option(
     "--only", metavar="NAMES", default=None,
-    help=f"Comma-separated subset of {','.join(SERVICES)} (default: all).")
+    help=f"Comma-separated subset of {','.join(SERVICES)} (default: {','.join(DEFAULT)}, "
+         f"and whichever of {','.join(OPTIONAL)} `up` started).")
 
 
 class StackGroup(click.Group):
@@ -63,17 +64,25 @@ def _run_all(names: list[str], action: Any) -> None:
         raise SystemExit(1)
 
 
+def _recorded() -> dict[str, Any]:
+    """The services, to see which optional ones `up` started."""
+    return build(StackConfig.load(), lambda name, text: None)
+
+
 @click.group(cls=StackGroup)
 def stack() -> None:
-    """Start, stop or inspect the local Kafka/PostgreSQL/MLflow/SMTP stack."""
+    """Start, stop or inspect the local Kafka/PostgreSQL/MLflow/SMTP stack (and, when asked,
+    Prometheus)."""
 
 
 @stack.command()
 @only_option
-def up(only: str | None) -> None:
+@click.option("--with", "also", metavar="NAMES", default=None,
+              help=f"Optional services to start beside the default ones: {','.join(OPTIONAL)}.")
+def up(only: str | None, also: str | None) -> None:
     """Start the services (those already running are left as they are) and wait until
     each one answers."""
-    names = parse_only(only)
+    names = selected(only, also)
     _run_all(names, lambda service: service.up())
     click.echo('To use it: eval "$(driftline stack env)"')
 
@@ -84,7 +93,7 @@ def up(only: str | None) -> None:
               help="Also delete the services' data (topics, database cluster, mail).")
 def down(only: str | None, purge: bool) -> None:
     """Stop what `stack up` started; nothing else."""
-    names = list(reversed(parse_only(only)))
+    names = list(reversed(selected(only, services=_recorded())))
     _run_all(names, lambda service: service.down(purge=purge))
 
 
@@ -94,13 +103,13 @@ def down(only: str | None, purge: bool) -> None:
               help="Print nothing; exit 0 when every service named runs, 1 otherwise.")
 def status(only: str | None, check: bool) -> None:
     """Print each service: running or stopped, pid, address, data dir."""
-    config = StackConfig.load()
-    services = build(config, lambda name, text: None)
+    services = _recorded()
+    names = selected(only, services=services)
     if check:
-        raise SystemExit(0 if all(services[n].status().running for n in parse_only(only)) else 1)
+        raise SystemExit(0 if all(services[n].status().running for n in names) else 1)
     rows = [("SERVICE", "STATE", "PID", "ADDRESS", "DATA")]
     notes = []
-    for name in parse_only(only):
+    for name in names:
         st = services[name].status()
         rows.append((name, "running" if st.running else "stopped", str(st.pid or "-"),
                      st.address, st.data_dir))

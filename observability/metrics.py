@@ -25,6 +25,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from monitors.state import SEP, ModelHead
+from schemas.governance import JOB_STATUSES, PROMOTION_DECISIONS
+from schemas.governance import RETRAIN_DECISIONS as RETRAIN_DECISION_NAMES
+
 if TYPE_CHECKING:
     import faust
 
@@ -75,6 +79,16 @@ CHANGELOG_BYTES = Counter(
 EMAILS = Counter(
     "driftline_emails", "Alert e-mails by outcome: sent, failed, deduplicated, rate_limited.",
     ["outcome"], registry=REGISTRY)
+
+# A labelled counter appears at its first increment, as 1, and `increase()` cannot see a
+# series go from absent to 1: the first failed job would never raise an alert. Known label
+# values start at 0.
+for _state in JOB_STATUSES:
+    TRAINING_JOBS.labels(_state)
+for _decision in RETRAIN_DECISION_NAMES:
+    RETRAIN_DECISIONS.labels(_decision)
+for _decision in PROMOTION_DECISIONS:
+    PROMOTIONS.labels(_decision)
 
 #: (pattern matched at the start of the reason, class); anything else broke the event schema
 _REASONS = tuple((re.compile(pattern), name) for pattern, name in (
@@ -150,6 +164,58 @@ class ConsumerLag(Collector):
         yield family
 
 
+class DriftAlerts(Collector):
+    """``driftline_drift_alerts_active{model, version, kind}``: how many features of a
+    monitored (model, version) have their k-of-m drift alert active, read at scrape time
+    from the monitors' heads in the table partitions this worker owns.
+
+    Read from the table rather than set by the agents, so a restarted worker reports the
+    state it recovered, and after a rebalance only the new owner reports a model (a
+    standby replica or a revoked partition's leftovers never do).
+    """
+
+    NAME = "driftline_drift_alerts_active"
+    #: a head key's namespace -> the kind of drift its monitor tests (agents/monitoring.py)
+    KINDS = {"f": "data_drift", "p": "model_drift"}
+
+    def __init__(self, app: faust.App, table: str = "feature-state") -> None:
+        self.app = app
+        self.table = table
+        self._prefixes = tuple(f"{ns}h{SEP}".encode() for ns in self.KINDS)
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return [self._family()]
+
+    @classmethod
+    def _family(cls) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            cls.NAME, "Features whose k-of-m drift alert is active, per monitored model version.",
+            labels=["model", "version", "kind"])
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = self._family()
+        try:
+            table: Any = self.app.tables[self.table]  # a faust Table: a mapping of raw bytes
+            changelog = table.changelog_topic.get_topic_name()
+            owned = {tp.partition for tp in self.app.assignor.assigned_actives()
+                     if tp.topic == changelog}
+            heads = [(key, raw) for key, raw in table.items()
+                     if isinstance(key, bytes) and key.startswith(self._prefixes) and raw]
+        except Exception:  # no such table (not a worker), or not started: nothing to say
+            heads = []
+        for key, raw in heads:
+            try:
+                head = ModelHead.decode(raw)
+            except Exception:  # noqa: S112 - one unreadable head must not hide the others
+                continue
+            if head.partition not in owned:
+                continue
+            active = sum(1 for _, is_active in head.hygiene.values() if is_active)
+            kind = self.KINDS[key[:1].decode()]
+            family.add_metric([head.model, head.version, kind], active)
+        yield family
+
+
 _installed: set[int] = set()
 
 
@@ -161,4 +227,5 @@ def install(app: faust.App) -> None:
 
     setup_prometheus_sensors(app, pattern="/metrics", registry=REGISTRY, name_prefix="driftline")
     REGISTRY.register(ConsumerLag(app))
+    REGISTRY.register(DriftAlerts(app))
     _installed.add(id(app))

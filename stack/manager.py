@@ -8,12 +8,17 @@ from collections.abc import Callable
 from stack.kafkadist import Kafka
 from stack.pgcluster import Postgres
 from stack.processes import StackConfigError, StackError, locked
+from stack.prometheus import Prometheus
 from stack.services import MailSink, MLflow, Service, StackConfig
 
 #: In start order; `down` goes the other way.
 KINDS: dict[str, type[Service]] = {
-    "kafka": Kafka, "postgres": Postgres, "mlflow": MLflow, "smtp": MailSink}
+    "kafka": Kafka, "postgres": Postgres, "mlflow": MLflow, "smtp": MailSink,
+    "prometheus": Prometheus}
 SERVICES = tuple(KINDS)
+#: Started only when named (`--only`, `--with`), so the default `up` stays as fast as it is.
+OPTIONAL = ("prometheus",)
+DEFAULT = tuple(name for name in SERVICES if name not in OPTIONAL)
 
 #: (service, text) -> None
 Say = Callable[[str, str], None]
@@ -26,16 +31,32 @@ def build(config: StackConfig, say: Say) -> dict[str, Service]:
     return {name: kind(config, teller(name)) for name, kind in KINDS.items()}
 
 
-def parse_only(value: str | None) -> list[str]:
-    """``--only kafka,smtp`` -> ["kafka", "smtp"] in start order; None -> all services."""
+def parse_only(value: str | None, option: str = "--only") -> list[str]:
+    """``--only kafka,smtp`` -> ["kafka", "smtp"] in start order; None -> the default
+    services (all but the optional ones)."""
     if not value:
-        return list(SERVICES)
+        return list(DEFAULT)
     wanted = {part.strip().lower() for part in value.split(",") if part.strip()}
     unknown = sorted(wanted - set(SERVICES))
     if unknown or not wanted:
         named = ", ".join(unknown) or repr(value)
-        raise StackConfigError(f"--only: unknown service {named}; choose from {','.join(SERVICES)}")
+        raise StackConfigError(f"{option}: unknown service {named}; choose from {','.join(SERVICES)}")
     return [name for name in SERVICES if name in wanted]
+
+
+def selected(only: str | None, also: str | None = None,
+             services: dict[str, Service] | None = None) -> list[str]:
+    """The services a command acts on, in start order: ``--only`` if given, else the
+    defaults, plus ``--with`` and (given ``services``) every optional one that `up` started
+    and that is still recorded, so `down` and `status` do not forget it."""
+    if only:
+        if also:
+            raise StackConfigError("--with: not together with --only (name them all in --only)")
+        return parse_only(only)
+    names = set(DEFAULT) | set(parse_only(also, "--with") if also else [])
+    if services is not None:
+        names |= {name for name in OPTIONAL if services[name].record() is not None}
+    return [name for name in SERVICES if name in names]
 
 
 def run_all(names: list[str], action: Callable[[Service], str], say: Say,

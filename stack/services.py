@@ -54,6 +54,9 @@ class StackSettings(BaseSettings):
     postgres_port: int = Field(default=55432, ge=1, le=65535)
     mlflow_port: int = Field(default=15000, ge=1, le=65535)
     smtp_port: int = Field(default=11025, ge=1, le=65535)
+    #: The optional Prometheus (``stack up --with prometheus``) and how often it scrapes.
+    prometheus_port: int = Field(default=19090, ge=1, le=65535)
+    prometheus_scrape_seconds: float = Field(default=15.0, ge=0.1, le=300)
     #: Seconds a service may take from start to answering its probe.
     start_timeout: float = Field(default=120.0, gt=0)
 
@@ -68,6 +71,11 @@ class StackConfig:
     mlflow_port: int
     smtp_port: int
     start_timeout: float
+    prometheus_port: int = 19090
+    prometheus_scrape_seconds: float = 15.0
+    #: what the stack's Prometheus scrapes: the worker's WEB_PORT and the API's API__PORT
+    worker_web_port: int = 6066
+    api_port: int = 8000
 
     @classmethod
     def load(cls) -> StackConfig:
@@ -92,6 +100,10 @@ class StackConfig:
             mlflow_port=stack.mlflow_port,
             smtp_port=stack.smtp_port,
             start_timeout=stack.start_timeout,
+            prometheus_port=stack.prometheus_port,
+            prometheus_scrape_seconds=stack.prometheus_scrape_seconds,
+            worker_web_port=settings.web_port,
+            api_port=settings.api.port,
         )
 
 

@@ -26,28 +26,33 @@ def closed_port() -> int:
     return free_port()
 
 
-class TrainerProcess:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+class HttpProcess:
+    """A ``driftline`` command serving HTTP on its own port, ready when ``health`` answers 200."""
+
+    name = "process"
+    health = "/health"
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.handle = log.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603
-            [DRIFTLINE, "trainer", "--port", str(self.port)], env=env, cwd=REPO,
+            [DRIFTLINE, *args, "--port", str(self.port)], env=env, cwd=REPO,
             stdout=self.handle, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"trainer exited: {self.log.read_text()[-3000:]}")
+                raise AssertionError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{self.health}", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise AssertionError(f"trainer not ready: {self.log.read_text()[-3000:]}")
+        raise AssertionError(f"{self.name} not ready: {self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -58,6 +63,13 @@ class TrainerProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=20)
         self.handle.close()
+
+
+class TrainerProcess(HttpProcess):
+    name = "trainer"
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        super().__init__(env, log, "trainer")
 
 
 def mailbox_path() -> Path:

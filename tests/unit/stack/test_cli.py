@@ -44,7 +44,7 @@ def test_only_keeps_start_order_and_rejects_unknown_names() -> None:
     code, _, err = run("up", "--only", "kafka,redis")
     assert code == 2
     assert err.strip() == ("driftline: error: --only: unknown service redis; "
-                           "choose from kafka,postgres,mlflow,smtp")
+                           "choose from kafka,postgres,mlflow,smtp,prometheus")
 
 
 def test_env_prints_exports_for_the_configured_ports(state: Path) -> None:
