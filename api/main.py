@@ -28,6 +28,7 @@ from api.routes import (
     redteam,
     retrain,
 )
+from api.ui import router as ui_router
 from schemas.pii import hash_pii
 from settings import Settings
 from storage.audit import write_audit
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, drift, performance, analytics, redteam, retrain, promotions, export,
                    audit, keys, metrics):
         app.include_router(module.router)
+    app.include_router(ui_router)  # the model pages (HTML), after the JSON routes
     errors.install(app)
     # added last = outermost: the request id exists before the size check answers
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_request_bytes,

@@ -103,3 +103,29 @@ def order(features: Any) -> list[Any]:
                 adjusted, f.name)
 
     return sorted(features, key=key)
+
+
+def _evidence(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3g}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.2e}"
+    if isinstance(value, Mapping):
+        return "[" + ", ".join(f"{k} {_evidence(v)}" for k, v in value.items()) + "]"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_evidence(v) for v in value) + "]"
+    return str(value)
+
+
+def criterion_text(name: str, result: Mapping[str, Any]) -> str:
+    """A promotion criterion whole: verdict, then its evidence, the p-value first.
+
+    >>> criterion_text("significance", {"passed": True, "test": "mcnemar_exact",
+    ...                                 "alpha": 0.05, "p_value": 0.00012})
+    'significance: passed — p_value 1.20e-04, test mcnemar_exact, alpha 0.05'
+    """
+    evidence = {k: v for k, v in result.items() if k != "passed"}
+    keys = sorted(evidence, key=lambda k: (k != "p_value", list(evidence).index(k)))
+    words = ", ".join(f"{k} {_evidence(evidence[k])}" for k in keys)
+    verdict = "passed" if result.get("passed") else "FAILED"
+    return f"{name}: {verdict}" + (f" — {words}" if words else "")
