@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from cli.errors import BadInput
+from cli.helptext import WholeHelpGroup
 from stack.manager import SERVICES, build, parse_only, run_all
 from stack.processes import StackConfigError, StackError
 from stack.services import MailSink, StackConfig
@@ -19,7 +20,7 @@ only_option = click.option(
     help=f"Comma-separated subset of {','.join(SERVICES)} (default: all).")
 
 
-class StackGroup(click.Group):
+class StackGroup(WholeHelpGroup):
     """Reports the stack's errors as the rest of the CLI does: bad settings exit 2, a service
     that cannot start or stop exits 1 with its log's last lines above the reason."""
 
@@ -65,7 +66,8 @@ def _run_all(names: list[str], action: Any) -> None:
 
 @click.group(cls=StackGroup)
 def stack() -> None:
-    """Start, stop or inspect the local Kafka/PostgreSQL/MLflow/SMTP stack."""
+    """Start, stop or inspect the local services driftline needs: Kafka, PostgreSQL, an
+    MLflow tracking server and an SMTP sink, on loopback."""
 
 
 @stack.command()
