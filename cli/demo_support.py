@@ -90,10 +90,12 @@ def describe_loop_record(topic: str, record: dict[str, Any]) -> str:
                           else "red", bold=True)
     lines = [f"  promotion        {verdict}: v{record.get('candidate_version')} vs champion "
              f"v{record.get('champion_version')}"]
+    from reports.verdicts import criterion_text
+
     for name, result in record["criteria"].items():
-        if name in ("metrics", "holdout"):
+        if name in ("metrics", "holdout") or not isinstance(result, dict):
             continue
         ok = click.style("pass", fg="green") if result.get("passed") else click.style("FAIL", fg="red")
-        evidence = {k: v for k, v in result.items() if k != "passed" and not isinstance(v, dict)}
-        lines.append(f"      {ok} {name:<26} {json.dumps(evidence, default=str)[:110]}")
+        # whole, wrapped by the terminal: the McNemar p-value is the number people look for
+        lines.append(f"      {ok} {criterion_text(name, result)}")
     return "\n".join(lines)
