@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.integration.browser.conftest import screenshot
+from tests.integration.browser.support import screenshot, sign_in
 from tests.integration.ui.history import FEATURES, WINDOWS, seed_history
 
 pytestmark = pytest.mark.integration
@@ -22,15 +22,6 @@ def seeded(engine, unique: str) -> dict[str, str]:
     tokens = {role: create_key(engine, f"{unique}-{role}", role)[1]
               for role in ("viewer", "operator")}
     return {"model": model, **tokens}
-
-
-def sign_in(page, url: str, token: str) -> None:
-    page.goto(url + "/ui/models")
-    assert "/ui/login" in page.url
-    page.fill("#key", token)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_load_state()
-    assert page.url == url + "/ui/models", page.content()[:3000]
 
 
 def test_a_viewer_reads_the_model_page_and_cannot_act(api_server, new_page, seeded) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.csv as pcsv
 
-from tests.integration.browser.conftest import screenshot
+from tests.integration.browser.support import screenshot
 from tests.integration.conftest import DRIFTLINE
 
 REPO = Path(__file__).resolve().parents[3]

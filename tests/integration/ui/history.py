@@ -68,7 +68,10 @@ def seed_history(engine: Engine, model: str, start: datetime, *, estimated: bool
         event_id=uuid.uuid4(), timestamp=fired, model_name=model, model_version="1",
         request_id=request_id, decision="accepted", reason="data drift fired on x1 (high)",
         trigger_kind="data_drift", severity="high", priority=30, registered_model=f"dl-{model}",
-        triggers=[{"kind": "data_drift"}], requests_today=1, cooldown_until=None)]
+        # the shape the retrain agent stores (RetrainRequest.triggers); the JSON routes read
+        # these rows too, from every test's model, so a made-up shape breaks them
+        triggers={"event_ids": [str(uuid.uuid4())], "features": ["x1"], "kinds": ["data_drift"]},
+        requests_today=1, cooldown_until=None)]
     jobs = [dict(
         request_id=request_id, job_id=f"job-{model}", model_name=model, model_version="1",
         registered_model=f"dl-{model}", status="succeeded", progress=1.0,
