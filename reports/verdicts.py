@@ -9,6 +9,7 @@ functions say so.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 TEST_NAMES = {"ks": "KS", "chi2": "chi²", "psi": "PSI", "wasserstein": "Wasserstein",
@@ -16,6 +17,9 @@ TEST_NAMES = {"ks": "KS", "chi2": "chi²", "psi": "PSI", "wasserstein": "Wassers
 #: the policy attribute holding each effect test's threshold (where the policy has one)
 GATES = {"psi": "min_psi", "wasserstein": "min_distance", "jensen_shannon": "min_distance"}
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1, "none": 0}
+#: the tests a stream window's verdict is stored under, one event per feature and window
+#: (``drift.stattests.HYPOTHESIS_TESTS``); online detectors' events mark single events
+WINDOW_TESTS = ("ks", "chi2")
 
 
 def test_name(name: str) -> str:
@@ -46,6 +50,108 @@ def _p(value: float | None) -> str:
     return "< 1e-300" if value == 0 else f"{value:.2g}"
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What the wording needs of one test: its statistic, its p-value (``None`` for an
+    effect test) and, for an effect test, whether its gate opened."""
+
+    statistic: float | None
+    p_value: float | None = None
+    passed: bool = False
+
+
+def _outcomes(feature: Any) -> dict[str, Outcome]:
+    return {name: Outcome(r.statistic, r.p_value, bool(r.drifted))
+            for name, r in feature.tests.items()}
+
+
+def _gate(name: str, thresholds: Any) -> float | None:
+    attr = GATES.get(name)
+    value = getattr(thresholds, attr, None) if attr and thresholds is not None else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def event_outcomes(record: Mapping[str, Any], thresholds: Any) -> dict[str, Outcome]:
+    """The tests of a stream drift event (``drift-events``, or a stored drift row as a
+    mapping): name → :class:`Outcome`.
+
+    The event keeps each test's statistic and p-value but not whether its effect gate
+    opened; that is read here against ``thresholds`` (the worker's ``min_psi`` /
+    ``min_distance``). An event without ``tests`` (a stored row) has its primary test and
+    PSI (``effect``) only.
+    """
+    tests = record.get("tests")
+    if not isinstance(tests, Mapping) or not tests:
+        tests = {record["test"]: {"statistic": record.get("statistic"),
+                                  "p_value": record.get("p_value")}}
+        if record.get("effect") is not None:
+            tests["psi"] = {"statistic": record["effect"], "p_value": None}
+    out = {}
+    for name, test in tests.items():
+        if not isinstance(test, Mapping):
+            continue
+        statistic, p_value = test.get("statistic"), test.get("p_value")
+        gate = _gate(name, thresholds) if p_value is None else None
+        passed = gate is not None and statistic is not None and statistic >= gate
+        out[name] = Outcome(statistic, p_value, passed)
+    return out
+
+
+def _quote(name: str, outcome: Outcome, thresholds: Any) -> str:
+    gate = _gate(name, thresholds)
+    text = f"{test_name(name)} {_fmt(outcome.statistic)}"
+    if gate is not None:
+        text += f" {'≥' if outcome.passed else '<'} {gate:g}"
+    return text
+
+
+def deciding(outcomes: Mapping[str, Outcome], thresholds: Any = None, brief: bool = False) -> str:
+    """For a drifted feature, the effect gate that let it drift, with the numbers:
+    ``"passed on the distance: Wasserstein 0.14 ≥ 0.1; PSI 0.09 < 0.1"``.
+
+    ``brief`` (the demo's one-line windows) names only the statistic that decided when
+    PSI opened the gate (``"passed on PSI 0.68 ≥ 0.1"``); when PSI did not, it always says
+    which distance did and quotes PSI below its gate, so a low PSI next to "drifted" never
+    reads as a contradiction.
+
+    >>> deciding({"psi": Outcome(0.09), "wasserstein": Outcome(0.14, passed=True)},
+    ...          thresholds=None, brief=True)
+    'passed on the distance: Wasserstein 0.14; PSI 0.09'
+    """
+    effects = [(n, o) for n, o in outcomes.items() if o.p_value is None]
+    opened = [(n, o) for n, o in effects if o.passed]
+    closed = [(n, o) for n, o in effects if not o.passed]
+    psi = next(((n, o) for n, o in opened if n == "psi"), None)
+    if brief and psi is not None:
+        return f"passed on {_quote(*psi, thresholds)}"
+    if not opened:
+        # a stored row keeps PSI only: the gate that opened was the distance, unrecorded
+        quoted = "; ".join(_quote(n, o, thresholds) for n, o in closed)
+        return "passed on the distance" + (f" (not stored): {quoted}" if quoted else "")
+    if len(opened) == 1:
+        on = gate_word(opened[0][0])
+    else:
+        on = " and ".join(test_name(n) for n, _ in opened)
+    detail = "; ".join([_quote(n, o, thresholds) for n, o in opened]
+                       + [_quote(n, o, thresholds) for n, o in closed])
+    return f"passed on {on}: {detail}"
+
+
+def _sentence(drifted: bool, outcomes: Mapping[str, Outcome], adjusted: float | None,
+              alpha: float, thresholds: Any) -> str:
+    hypothesis = next((n for n, o in outcomes.items() if o.p_value is not None), None)
+    hyp = test_name(hypothesis) if hypothesis else "the test"
+    if drifted:
+        return (f"drifted: {hyp} significant (adjusted p {_p(adjusted)}, α {alpha:g}), "
+                + deciding(outcomes, thresholds))
+    if adjusted is not None and adjusted < alpha:
+        detail = ", ".join(_quote(n, o, thresholds) for n, o in outcomes.items()
+                           if o.p_value is None)
+        return (f"not drifted: {hyp} significant (adjusted p {_p(adjusted)}) but the shift is "
+                f"immaterial ({detail})")
+    return f"not drifted: {hyp} adjusted p {_p(adjusted)} ≥ α {alpha:g}"
+
+
 def explain(feature: Any, alpha: float, thresholds: Any = None) -> str:
     """One sentence: the verdict and the statistic that decided it.
 
@@ -57,41 +163,19 @@ def explain(feature: Any, alpha: float, thresholds: Any = None) -> str:
         return "drifted: the column is absent from the current data"
     if state == "insufficient_data":
         return "not tested: too few rows on one side"
-    tests: Mapping[str, Any] = feature.tests
-    if not tests:
+    if not feature.tests:
         return ("drifted: one side has no observed values" if feature.drifted
                 else "not drifted: neither side has observed values")
-    hypothesis = next((n for n, r in tests.items() if r.p_value is not None), None)
-    adjusted = feature.p_value_adjusted
-    effects = [(n, r) for n, r in tests.items() if r.p_value is None]
-    opened = [(n, r) for n, r in effects if r.drifted]
-    closed = [(n, r) for n, r in effects if not r.drifted]
+    return _sentence(bool(feature.drifted), _outcomes(feature), feature.p_value_adjusted,
+                     alpha, thresholds)
 
-    def quote(name: str, result: Any, passed: bool) -> str:
-        attr = GATES.get(name)
-        gate = getattr(thresholds, attr, None) if attr and thresholds is not None else None
-        text = f"{test_name(name)} {_fmt(result.statistic)}"
-        if gate is not None:
-            text += f" {'≥' if passed else '<'} {gate:g}"
-        return text
 
-    hyp = test_name(hypothesis) if hypothesis else "the test"
-    significant = adjusted is not None and adjusted < alpha
-    if feature.drifted:
-        words = f"drifted: {hyp} significant (adjusted p {_p(adjusted)}, α {alpha:g})"
-        if opened:
-            deciding = opened[0][0] if len(opened) == 1 else None
-            on = f"on {gate_word(deciding)}" if deciding else "on " + " and ".join(
-                test_name(n) for n, _ in opened)
-            detail = "; ".join([quote(n, r, True) for n, r in opened]
-                               + [quote(n, r, False) for n, r in closed])
-            words += f", and passed {on} ({detail})"
-        return words
-    if significant:
-        detail = ", ".join(quote(n, r, False) for n, r in effects)
-        return (f"not drifted: {hyp} significant (adjusted p {_p(adjusted)}) but the shift is "
-                f"immaterial ({detail})")
-    return f"not drifted: {hyp} adjusted p {_p(adjusted)} ≥ α {alpha:g}"
+def explain_event(record: Mapping[str, Any], alpha: float, thresholds: Any = None) -> str:
+    """:func:`explain` for a stream window's drift event (or stored drift row)."""
+    adjusted = record.get("p_value_adjusted")
+    return _sentence(bool(record.get("drifted")), event_outcomes(record, thresholds),
+                     adjusted if adjusted is not None else record.get("p_value"), alpha,
+                     thresholds)
 
 
 def order(features: Any) -> list[Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from reports.style import REPORT_CSS
 from reports.svg import fmt, fmt_p, pct
-from reports.verdicts import SEVERITY_RANK, test_name
+from reports.verdicts import SEVERITY_RANK, WINDOW_TESTS, explain_event, test_name
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,23 @@ def _strip(history: Sequence[str]) -> str:
             f'{len(history)} windows">{cells}</svg>')
 
 
+def _why(row: Any, policy: Any) -> str:
+    """The sentence :func:`reports.verdicts.explain` writes in ``detect``'s report."""
+    if row.test not in WINDOW_TESTS:
+        return f"online detector {row.test} fired" if row.drifted else ""
+    if policy is None:
+        return ""
+    record = {name: getattr(row, name, None) for name in (
+        "test", "statistic", "p_value", "p_value_adjusted", "drifted", "effect", "tests")}
+    return explain_event(record, policy.alpha, policy)
+
+
 def render_window_report(facts: WindowFacts, rows: Sequence[Any],
-                         history: Mapping[str, Sequence[str]]) -> str:
+                         history: Mapping[str, Sequence[str]], policy: Any = None) -> str:
     """``rows``: the window's stored results (feature, kind, test, statistic, p_value,
     p_value_adjusted, effect, severity, drifted, missing_share, and ``tests`` where stored);
-    ``history``: each feature's severities over the recent windows."""
+    ``history``: each feature's severities over the recent windows; ``policy``: anything
+    with ``alpha``, ``min_psi`` and ``min_distance`` (the worker's drift settings)."""
     ordered = sorted(rows, key=lambda r: (not r.drifted, -SEVERITY_RANK.get(r.severity, 0),
                                           r.feature, r.test))
     drifted = sorted({r.feature for r in rows if r.drifted})
@@ -75,7 +87,8 @@ def render_window_report(facts: WindowFacts, rows: Sequence[Any],
         body.append(
             f"<section class=\"{classes}\"><header><h2>{escape(r.feature)}</h2>{badge}"
             f"<span class=\"meta\">{escape(r.kind.replace('_', ' '))}</span></header>"
-            f"<table class=\"tests\"><tr><th>test</th><th>statistic</th><th>p-value</th>"
+            + (f"<p class=\"why\">{escape(why)}</p>" if (why := _why(r, policy)) else "")
+            + f"<table class=\"tests\"><tr><th>test</th><th>statistic</th><th>p-value</th>"
             f"<th>adjusted p</th></tr>{table}</table><p class=\"note\">effect {fmt(r.effect)} · "
             f"missing {pct(r.missing_share)} · recent windows {_strip(history.get(r.feature, ()))}"
             "</p></section>")

@@ -182,7 +182,8 @@ async def window_report(request: Request, model: str) -> Response:
     if latest is None:
         return _error(request, 404, f"No drift window of {name!r} yet.", session)
     history = await run_in_threadpool(queries.model_history, engine, name)
-    html = views.window_report(name, *latest, history.heatmap if history else None)
+    html = views.window_report(name, *latest, history.heatmap if history else None,
+                               request.app.state.settings.drift)
     response = HTMLResponse(html)
     response.headers.update(SECURITY_HEADERS)
     # the report is the same self-contained file detect writes: its styles are inline

@@ -73,7 +73,10 @@ def model_view(history: ModelHistory) -> dict[str, Any]:
             "promotions": promotions}
 
 
-def window_report(model: str, window: Window, rows: list[Any], heat: Heatmap | None) -> str:
+def window_report(model: str, window: Window, rows: list[Any], heat: Heatmap | None,
+                  policy: Any = None) -> str:
+    """``policy``: the worker's drift settings (``alpha``, ``min_psi``, ``min_distance``),
+    to say which statistic decided each verdict."""
     history: dict[str, list[str]] = {}
     if heat is not None:
         for feature in heat.features:
@@ -82,4 +85,4 @@ def window_report(model: str, window: Window, rows: list[Any], heat: Heatmap | N
                 for cell in (heat.cells.get((feature, i)) for i in range(len(heat.windows)))]
     facts = WindowFacts(model, window.version, window.start_seq, window.end_seq,
                         fmt_time(window.start, True), fmt_time(window.end, True), window.size)
-    return render_window_report(facts, rows, history)
+    return render_window_report(facts, rows, history, policy)

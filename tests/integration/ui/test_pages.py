@@ -113,6 +113,9 @@ def test_the_window_report_is_one_self_contained_page(ui_client, ui_keys, model)
     assert report.status_code == 200
     assert "2 of 4 drifted" in report.text
     assert report.text.count('class="column drifted"') == 2
+    # each verdict in the words of detect's report, its gate read against the worker's policy
+    assert "drifted: KS significant (adjusted p 3e-09, α 0.05), passed on PSI: PSI 0.3 ≥ 0.1" \
+        in report.text
     assert not re.search(r"<(link|script|img)\b", report.text)
 
 
