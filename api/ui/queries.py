@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from reports.verdicts import SEVERITY_RANK
+from reports.verdicts import SEVERITY_RANK, WINDOW_TESTS
 from storage.governance import (
     NotificationRow,
     PromotionDecisionRow,
@@ -78,12 +78,13 @@ def models(engine: Engine) -> list[ModelSummary]:
         for name, version in session.execute(select(d.model_name, d.model_version)
                                              .group_by(d.model_name, d.model_version)):
             versions[name].add(version)
+        windowed = d.kind.in_(DRIFT_KINDS) & d.test.in_(WINDOW_TESTS)
         last = (select(d.model_name, func.max(d.window_end_time).label("end"))
-                .where(d.kind.in_(DRIFT_KINDS)).group_by(d.model_name).subquery())
+                .where(windowed).group_by(d.model_name).subquery())
         latest_rows = session.execute(
             select(d.model_name, d.feature, d.drifted, d.severity, d.window_end_time)
             .join(last, (d.model_name == last.c.model_name) & (d.window_end_time == last.c.end))
-            .where(d.kind.in_(DRIFT_KINDS))).all()
+            .where(windowed)).all()
         alerts = _alert_times(session)
     per_model: dict[str, dict[str, tuple[bool, str]]] = defaultdict(dict)
     ends: dict[str, datetime] = {}
@@ -131,8 +132,9 @@ class Heatmap:
 
 def heatmap(session: Session, model: str, windows: int = HEATMAP_WINDOWS) -> Heatmap:
     d = DriftResult
+    windowed = (d.model_name == model) & d.kind.in_(DRIFT_KINDS) & d.test.in_(WINDOW_TESTS)
     ends = list(session.scalars(
-        select(d.window_end_time).where(d.model_name == model, d.kind.in_(DRIFT_KINDS))
+        select(d.window_end_time).where(windowed)
         .group_by(d.window_end_time).order_by(d.window_end_time.desc()).limit(windows)))
     if not ends:
         return Heatmap([], [], {})
@@ -140,7 +142,7 @@ def heatmap(session: Session, model: str, windows: int = HEATMAP_WINDOWS) -> Hea
         select(d.model_version, d.window_start_seq, d.window_end_seq, d.window_start_time,
                d.window_end_time, d.current_size, d.feature, d.kind, d.test, d.statistic,
                d.p_value_adjusted, d.severity, d.drifted)
-        .where(d.model_name == model, d.kind.in_(DRIFT_KINDS), d.window_end_time >= min(ends))
+        .where(windowed, d.window_end_time >= min(ends))
         .order_by(d.window_end_time, d.model_version, d.window_start_seq)).all()
     index: dict[tuple[str, int, int], int] = {}
     found: list[Window] = []
@@ -258,14 +260,13 @@ def model_history(engine: Engine, model: str) -> ModelHistory | None:
 def latest_window(engine: Engine, model: str) -> tuple[Window, list[Any]] | None:
     """The rows of the model's latest window, for its report."""
     d = DriftResult
+    windowed = (d.model_name == model) & d.kind.in_(DRIFT_KINDS) & d.test.in_(WINDOW_TESTS)
     with Session(engine) as session:
-        end = session.scalar(select(func.max(d.window_end_time))
-                             .where(d.model_name == model, d.kind.in_(DRIFT_KINDS)))
+        end = session.scalar(select(func.max(d.window_end_time)).where(windowed))
         if end is None:
             return None
-        rows = list(session.scalars(select(d).where(
-            d.model_name == model, d.kind.in_(DRIFT_KINDS), d.window_end_time == end)
-            .order_by(d.feature, d.test)))
+        rows = list(session.scalars(select(d).where(windowed, d.window_end_time == end)
+                                    .order_by(d.feature, d.test)))
         session.expunge_all()
     first = rows[0]
     window = Window(first.model_version, first.window_start_seq, first.window_end_seq,

@@ -42,7 +42,7 @@ def _drift(model: str, end: datetime, i: int, feature: str) -> dict[str, Any]:
 def seed_history(engine: Engine, model: str, start: datetime, *, estimated: bool = False) -> None:
     ends = [start + WINDOW * (i + 1) for i in range(WINDOWS)]
     drift = [_drift(model, end, i, f) for i, end in enumerate(ends) for f in FEATURES]
-    drift += [{**_drift(model, end, i, "prediction"), "kind": "model_drift", "test": "psi",
+    drift += [{**_drift(model, end, i, "prediction"), "kind": "model_drift", "test": "chi2",
                "drifted": i >= DRIFT_FROM + 1, "severity": "medium" if i >= DRIFT_FROM + 1 else "none"}
               for i, end in enumerate(ends)]
     performance = [dict(
