@@ -1,6 +1,13 @@
 """The model pages: ``/ui/models`` (every model and its alert state) and
 ``/ui/models/{model}`` (drift heatmap, performance, alerts, the governed loop).
 
+A model's name may hold ``/`` (``team/churn``), so every route that names a model takes it
+as the *last* part of its path (``{model:path}``): the page at ``/ui/models/{model}``, the
+latest window's report at ``/ui/report/{model}``, the export at ``/ui/export/{model}``, the
+operator forms at ``/ui/retrain/{model}`` and ``/ui/cancel/{model}``. A suffix after the
+name (``/ui/models/{model}/report``) could not tell the report of ``a`` from the page of a
+model called ``a/report``.
+
 HTML rendered on the server from the same tables the JSON routes read, charts as inline
 SVG (:mod:`reports.svg`), one stylesheet and one small script served from here: the pages
 load nothing from elsewhere, and their Content-Security-Policy says so. Sessions and CSRF
@@ -149,7 +156,7 @@ def _operator(session: sessions.UiSession) -> bool:
     return ROLE_RANK.get(session.principal.role, 0) >= ROLE_RANK["operator"]
 
 
-@router.get("/models/{model}")
+@router.get("/models/{model:path}")
 async def model_page(request: Request, model: str) -> Response:
     session = await run_in_threadpool(sessions.current, request)
     if session is None:
@@ -168,7 +175,7 @@ async def model_page(request: Request, model: str) -> Response:
                  refresh=REFRESH_SECONDS, fmt_time=views.fmt_time)
 
 
-@router.get("/models/{model}/report")
+@router.get("/report/{model:path}")
 async def window_report(request: Request, model: str) -> Response:
     session = await run_in_threadpool(sessions.current, request)
     if session is None:
@@ -192,7 +199,7 @@ async def window_report(request: Request, model: str) -> Response:
     return response
 
 
-@router.get("/models/{model}/export.csv")
+@router.get("/export/{model:path}")
 async def export(request: Request, model: str) -> Response:
     from api.routes import export as export_route
 
@@ -230,7 +237,7 @@ def _back(model: str, notice: str) -> RedirectResponse:
     return RedirectResponse(f"/ui/models/{quote(model)}?notice={quote(notice)}", status_code=303)
 
 
-@router.post("/models/{model}/retrain")
+@router.post("/retrain/{model:path}")
 async def request_retrain(request: Request, model: str,
                           csrf: Annotated[str, Form(max_length=256)] = "",
                           reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
@@ -251,9 +258,10 @@ async def request_retrain(request: Request, model: str,
                        "decides it under the usual cooldown and daily limit.")
 
 
-@router.post("/models/{model}/jobs/{job_id}/cancel")
-async def cancel_job(request: Request, model: str, job_id: str,
-                     csrf: Annotated[str, Form(max_length=256)] = "") -> Response:
+@router.post("/cancel/{model:path}")
+async def cancel_job(request: Request, model: str,
+                     csrf: Annotated[str, Form(max_length=256)] = "",
+                     job_id: Annotated[str, Form(max_length=256)] = "") -> Response:
     from api.routes import retrain
 
     checked = await _action(request, model, csrf)

@@ -109,7 +109,7 @@ def test_estimated_performance_is_drawn_when_its_rows_exist(ui_client, ui_keys, 
 
 def test_the_window_report_is_one_self_contained_page(ui_client, ui_keys, model) -> None:
     sign_in(ui_client, ui_keys.viewer)
-    report = ui_client.get(f"/ui/models/{model}/report")
+    report = ui_client.get(f"/ui/report/{model}")
     assert report.status_code == 200
     assert "2 of 4 drifted" in report.text
     assert report.text.count('class="column drifted"') == 2
@@ -124,10 +124,10 @@ def test_a_viewer_sees_no_operator_action_and_cannot_use_one(ui_client, ui_keys,
     page = ui_client.get(f"/ui/models/{model}").text
     assert 'id="retrain-form"' not in page and 'id="export-link"' not in page
     token = csrf(page)  # the logout form's
-    refused = ui_client.post(f"/ui/models/{model}/retrain", data={"csrf": token, "reason": "x"},
+    refused = ui_client.post(f"/ui/retrain/{model}", data={"csrf": token, "reason": "x"},
                              headers=ORIGIN)
     assert refused.status_code == 403 and "operator role" in refused.text
-    assert ui_client.get(f"/ui/models/{model}/export.csv").status_code == 403
+    assert ui_client.get(f"/ui/export/{model}").status_code == 403
 
 
 def test_an_operator_requests_a_retrain_through_the_form(ui_client, ui_keys, model) -> None:
@@ -136,11 +136,11 @@ def test_an_operator_requests_a_retrain_through_the_form(ui_client, ui_keys, mod
     assert 'id="retrain-form"' in page and 'id="export-link"' in page
     token = csrf(page)
     # without the page's CSRF token, or from another site, the form does nothing
-    assert ui_client.post(f"/ui/models/{model}/retrain", data={"reason": "x"},
+    assert ui_client.post(f"/ui/retrain/{model}", data={"reason": "x"},
                           headers=ORIGIN).status_code == 403
-    assert ui_client.post(f"/ui/models/{model}/retrain", data={"csrf": token},
+    assert ui_client.post(f"/ui/retrain/{model}", data={"csrf": token},
                           headers={"Origin": "https://evil.example"}).status_code == 403
-    done = ui_client.post(f"/ui/models/{model}/retrain", data={"csrf": token, "reason": "saw it"},
+    done = ui_client.post(f"/ui/retrain/{model}", data={"csrf": token, "reason": "saw it"},
                           headers=ORIGIN, follow_redirects=False)
     assert done.status_code == 303, done.text
     assert "Retrain%20requested" in done.headers["location"]
@@ -180,3 +180,44 @@ def test_an_unknown_model_is_a_404_page(ui_client, ui_keys, unique) -> None:
     sign_in(ui_client, ui_keys.viewer)
     assert ui_client.get(f"/ui/models/{unique}-none").status_code == 404
     assert ui_client.get("/ui/models/bad%20name!").status_code == 404
+
+
+def test_a_model_whose_name_holds_slashes_is_reached_on_every_route(
+        ui_client, ui_keys, store, unique) -> None:
+    """Names may hold ``/``; one ending like a sub-page (``…/report``) must not be taken for
+    another model's sub-page."""
+    from datetime import UTC, datetime, timedelta
+    from urllib.parse import unquote
+
+    from tests.integration.ui.history import seed_history
+
+    name = f"team/{unique}/report"
+    seed_history(store.engine, name, datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
+    sign_in(ui_client, ui_keys.operator)
+    listing = ui_client.get("/ui/models").text
+    link = re.search(rf'<tr data-model="{re.escape(name)}">.*?<a href="([^"]+)"', listing, re.S)
+    assert link and unquote(link.group(1)) == f"/ui/models/{name}"
+    page = ui_client.get(link.group(1))
+    assert page.status_code == 200 and f"<h1>{name}</h1>" in page.text
+    assert 'id="heatmap"' in page.text and "6 realized windows" in page.text
+    # the page's own links and forms reach the same model
+    for target in re.findall(r'(?:href|action)="(/ui/(?:report|export|retrain|cancel)/[^"]+)"',
+                             page.text):
+        assert unquote(target).endswith(f"/{name}"), target
+    report = ui_client.get(f"/ui/report/{name}")
+    assert report.status_code == 200 and f"Window report — {name}" in report.text
+    if store.kind == "postgresql":  # the export route reads JSON with PostgreSQL's functions
+        export = ui_client.get(f"/ui/export/{name}")  # the seed has no labelled predictions
+        assert export.status_code == 404
+        assert f"model {name!r}" in export.text.replace("&#39;", "'")
+    token = csrf(page.text)
+    done = ui_client.post(f"/ui/retrain/{name}", data={"csrf": token, "reason": "slashes"},
+                          headers=ORIGIN, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    assert unquote(done.headers["location"]).startswith(f"/ui/models/{name}?notice=Retrain")
+    finished = ui_client.post(f"/ui/cancel/{name}", data={"csrf": token, "job_id": f"job-{name}"},
+                              headers=ORIGIN)
+    assert finished.status_code == 409 and "already succeeded" in finished.text
+    # the model named like the sub-page of another is not that sub-page, and vice versa
+    assert ui_client.get(f"/ui/models/team/{unique}").status_code == 404
+    assert ui_client.get(f"/ui/report/team/{unique}").status_code == 404
