@@ -53,6 +53,21 @@ def _driftline(*args: str, capture: bool = False) -> str:
     return result.stdout or ""
 
 
+def _stack_up() -> None:
+    """``stack up``, its progress shown as it comes, but not its closing hint: the demo uses
+    the stack itself and stops it afterwards."""
+    from cli.stack import USE_HINT
+
+    with subprocess.Popen([DRIFTLINE, "stack", "up", "--only", SERVICES],  # noqa: S603
+                          stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if not line.startswith(USE_HINT):
+                click.echo(line, nl=False)
+    if process.returncode != 0:
+        raise click.ClickException(f"`driftline stack up` failed (exit {process.returncode})")
+
+
 def _stack_env() -> dict[str, str]:
     env: dict[str, str] = {}
     for line in _driftline("stack", "env", "--only", SERVICES, capture=True).splitlines():
@@ -222,7 +237,7 @@ def demo(events: int, rate: float, keep_stack: bool) -> None:
                                  capture_output=True, check=False).returncode == 0
     say = click.echo
     say(click.style("1. the stack: Kafka (KRaft), PostgreSQL, MLflow, an SMTP sink", bold=True))
-    _driftline("stack", "up", "--only", SERVICES)
+    _stack_up()
     stack = _stack_env()
     mailbox = default_mailbox()
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")

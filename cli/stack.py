@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
@@ -70,6 +74,24 @@ def stack() -> None:
     MLflow tracking server and an SMTP sink, on loopback."""
 
 
+#: how ``stack up`` starts its last line, which says how to use the stack from a shell
+USE_HINT = "To use it: "
+
+
+def shell_command() -> str:
+    """How to run this driftline from the user's shell: ``driftline`` when that is what
+    PATH finds, else its path (relative when under the current folder, as after
+    ``scripts/demo``, which installs into ``.venv/`` without touching PATH)."""
+    mine = Path(sys.executable).parent / "driftline"
+    found = shutil.which("driftline")
+    if found and Path(found).resolve() == mine.resolve():
+        return "driftline"
+    try:
+        return shlex.quote(os.path.relpath(mine) if mine.is_relative_to(Path.cwd()) else str(mine))
+    except ValueError:
+        return shlex.quote(str(mine))
+
+
 @stack.command()
 @only_option
 def up(only: str | None) -> None:
@@ -77,7 +99,7 @@ def up(only: str | None) -> None:
     each one answers."""
     names = parse_only(only)
     _run_all(names, lambda service: service.up())
-    click.echo('To use it: eval "$(driftline stack env)"')
+    click.echo(f'{USE_HINT}eval "$({shell_command()} stack env)"')
 
 
 @stack.command()
