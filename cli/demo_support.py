@@ -83,9 +83,12 @@ def read_mails(mailbox: Path, recipient: str) -> list[dict[str, Any]]:
 
 def describe_loop_record(topic: str, record: dict[str, Any]) -> str:
     if topic.endswith("retrain-requests"):
-        mark = click.style(record["decision"].upper(), fg="green" if record["decision"] == "accepted"
-                           else "yellow", bold=True)
-        return f"  retrain request  {mark}: {record['reason']}"
+        accepted = record["decision"] == "accepted"
+        mark = click.style(record["decision"].upper(), fg="green" if accepted else "yellow",
+                           bold=True)
+        # the id the merged triggers' summary refers to
+        named = f" (request {str(record['request_id'])[:8]})" if accepted else ""
+        return f"  retrain request  {mark}{named}: {record['reason']}"
     if topic.endswith("training-jobs"):
         bar = "#" * int(record["progress"] * 20)
         # whole, like the criteria: a cut message ends mid-timestamp

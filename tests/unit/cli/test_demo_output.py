@@ -87,7 +87,8 @@ def test_merged_triggers_are_summarised_on_one_line() -> None:
     tell.loop_record("p-training-jobs", {"status": "submitted", "progress": 0.0,
                                          "message": "submitted"})
     text = [click.unstyle(line) for line in lines]
-    assert len(text) == 4 and text[0].startswith("  retrain request  ACCEPTED")
+    assert len(text) == 4
+    assert text[0].startswith("  retrain request  ACCEPTED (request 317c5624): model_drift")
     assert text[2] == (
         "  retrain request  MERGED: 8 triggers into request 317c5624 (3 in the same batch, "
         "5 within its 60s merge window): data_drift on region, x1; model_drift on confidence; "
