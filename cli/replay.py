@@ -21,6 +21,13 @@ MAX_UNDECODABLE = 5
 VALIDATED = {"features": "FeatureEvent", "predictions": "PredictionEvent", "labels": "LabelEvent"}
 
 
+class Unavailable(click.ClickException):
+    """A service the command needs is down (exit 1), said like the CLI's other errors."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"driftline: error: {self.format_message()}", err=True)
+
+
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
@@ -170,11 +177,13 @@ def replay(file: Path, topic: str, rate: float | None, raw: bool) -> None:
         sent, bad = asyncio.run(_produce(file, topic, rate, raw, total))
         topic = f"{settings.kafka.topics.prefix}{topic}"
     except (KafkaConnectionError, ConnectionError, TimeoutError) as exc:
-        raise click.ClickException(
+        from cli.stack import shell_command
+
+        raise Unavailable(
             f"Kafka is not reachable at {settings.kafka.bootstrap_servers} — start it with "
-            f"`driftline stack up` (or set KAFKA__BROKER) [{type(exc).__name__}]") from None
+            f"`{shell_command()} stack up` (or set KAFKA__BROKER) [{type(exc).__name__}]") from None
     except KafkaError as exc:
-        raise click.ClickException(f"kafka: {exc}") from None
+        raise Unavailable(f"kafka: {exc}") from None
     finally:
         tracing.shutdown()  # exports what is pending
     for line in bad[:50]:

@@ -11,9 +11,9 @@ from pathlib import Path
 DRIFTLINE = str(Path(sys.executable).parent / "driftline")
 
 
-def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([DRIFTLINE, "replay", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120, check=False)
+                          env={**os.environ, **env}, timeout=120, check=False, cwd=cwd)
 
 
 def test_a_binary_file_stops_after_a_few_lines_with_one_summary(tmp_path: Path) -> None:
@@ -29,12 +29,18 @@ def test_a_binary_file_stops_after_a_few_lines_with_one_summary(tmp_path: Path) 
 def test_kafka_down_is_named_with_the_way_to_start_it(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text('{"model_name": "m"}\n', encoding="utf-8")
-    result = _run(str(events), "--topic", "other", KAFKA__BROKER="kafka://127.0.0.1:1")
+    on_path = f"{Path(DRIFTLINE).parent}:/usr/bin:/bin"
+    result = _run(str(events), "--topic", "other", KAFKA__BROKER="kafka://127.0.0.1:1",
+                  PATH=on_path)
     assert result.returncode == 1
-    assert ("Kafka is not reachable at 127.0.0.1:1 — start it with `driftline stack up`"
-            in result.stderr)
+    assert result.stderr.startswith("driftline: error: Kafka is not reachable at 127.0.0.1:1 "
+                                    "— start it with `driftline stack up`"), result.stderr
     assert "Traceback" not in result.stderr
     assert "Unable connect" not in result.stderr  # aiokafka's own line is not repeated
+    # not on PATH (as after scripts/demo): the command names the driftline that ran
+    result = _run(str(events), "--topic", "other", cwd=tmp_path,
+                  KAFKA__BROKER="kafka://127.0.0.1:1", PATH="/usr/bin:/bin")
+    assert f"start it with `{DRIFTLINE} stack up`" in result.stderr, result.stderr
 
 
 def test_a_stray_undecodable_line_is_a_bad_line_not_a_crash() -> None:
