@@ -231,6 +231,10 @@ class ApiSettings(BaseModel):
     health_timeout_seconds: float = Field(default=3.0, gt=0.0, le=60.0)
     #: How long a publish to Kafka (manual triggers, job states, decisions) may take: 503 after.
     publish_timeout_seconds: float = Field(default=10.0, gt=0.0, le=120.0)
+    #: The model pages' sessions (``/ui``): how long one lasts, and the key that signs its
+    #: cookie (unset: a random key per API process, so sessions end when it restarts).
+    session_hours: float = Field(default=12.0, gt=0.0, le=24.0 * 30)
+    session_secret: SecretStr | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -254,6 +258,9 @@ class ApiSettings(BaseModel):
     def _page_sizes(self) -> ApiSettings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("API__DEFAULT_PAGE_SIZE must not exceed API__MAX_PAGE_SIZE")
+        secret = self.session_secret
+        if secret is not None and len(secret.get_secret_value()) < 32:
+            raise ValueError("API__SESSION_SECRET must be at least 32 characters")
         return self
 
 

@@ -34,6 +34,7 @@ from api.routes import (
     redteam,
     retrain,
 )
+from api.ui import router as ui_router
 from schemas.pii import hash_pii
 from settings import Settings
 from storage.audit import begin_audit, finish_audit, write_audit
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, drift, performance, analytics, redteam, retrain, promotions, export,
                    audit, keys, metrics):
         app.include_router(module.router)
+    app.include_router(ui_router)  # the model pages (HTML), after the JSON routes
     errors.install(app)
     # Starlette wraps the app in the middleware added last first. From the outside in:
     # request id/metrics/trace and edge checks -> CORS -> who is calling (and rate limits)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.errors import BadInput
+from cli.helptext import WholeHelpGroup
 
 
 def migrate(database_url: str, revision: str = "head") -> None:
@@ -22,7 +23,7 @@ def migrate(database_url: str, revision: str = "head") -> None:
                        f"{str(exc.orig).strip().splitlines()[0]}") from None
 
 
-@click.group()
+@click.group(cls=WholeHelpGroup)
 def db() -> None:
     """Database schema management."""
 

@@ -27,19 +27,21 @@ import click
 import orjson
 
 from cli.demo_support import (
+    Narrator,
     default_mailbox,
-    describe_loop_record,
+    describe_window,
     free_port,
+    output_to,
     read_mails,
     start_process,
     stop_process,
     wait_for,
 )
 from cli.settings_util import load_settings
+from reports.verdicts import WINDOW_TESTS
 
 DRIFTLINE = str(Path(sys.executable).parent / "driftline")
 SERVICES = "kafka,postgres,mlflow,smtp"
-WINDOW_TESTS = ("ks", "chi2")
 REGIONS = ("north", "south", "east", "west")
 
 
@@ -49,6 +51,21 @@ def _driftline(*args: str, capture: bool = False) -> str:
     if result.returncode != 0:
         raise click.ClickException(f"`driftline {' '.join(args)}` failed (exit {result.returncode})")
     return result.stdout or ""
+
+
+def _stack_up() -> None:
+    """``stack up``, its progress shown as it comes, but not its closing hint: the demo uses
+    the stack itself and stops it afterwards."""
+    from cli.stack import USE_HINT
+
+    with subprocess.Popen([DRIFTLINE, "stack", "up", "--only", SERVICES],  # noqa: S603
+                          stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if not line.startswith(USE_HINT):
+                click.echo(line, nl=False)
+    if process.returncode != 0:
+        raise click.ClickException(f"`driftline stack up` failed (exit {process.returncode})")
 
 
 def _stack_env() -> dict[str, str]:
@@ -143,31 +160,14 @@ async def produce_traffic(broker: str, prefix: str, model: str,
 
 
 # -- what driftline did -------------------------------------------------------------------------
-def _window_line(results: list[dict[str, Any]]) -> str:
-    first = results[0]
-    parts = []
-    for r in sorted(results, key=lambda r: r["feature"]):
-        if r["drifted"]:
-            text = click.style(f"{r['feature']} drifted ({r['severity']}, psi {r['effect']:.2f})",
-                               fg="red")
-        else:
-            text = click.style(f"{r['feature']} ok", fg="green")
-        if r.get("alert") == "fired":
-            text += click.style(" ALERT", fg="red", bold=True)
-        elif r.get("alert") == "recovered":
-            text += click.style(" RECOVERED", fg="green", bold=True)
-        parts.append(text)
-    kind = "model " if first["kind"] == "model_drift" else "inputs"
-    return (f"  {kind} events {first['window_start_seq']:>5}-{first['window_end_seq']:<5} "
-            + ", ".join(parts))
-
-
-def _describe_drift(record: dict[str, Any], windows: dict[tuple, list], say: Any) -> None:
+def _describe_drift(record: dict[str, Any], windows: dict[tuple, list], tell: Narrator,
+                    thresholds: Any) -> None:
     if record["kind"] == "performance_drop" and record["test"] == "margin":
         if record.get("alert") == "fired":
-            say(click.style(f"  performance {record['feature']} fell to {record['statistic']:.3f} "
-                            f"(reference {record['tests']['reference']['statistic']:.3f}) ALERT",
-                            fg="red", bold=True))
+            tell.line(click.style(f"  performance {record['feature']} fell to "
+                                  f"{record['statistic']:.3f} (reference "
+                                  f"{record['tests']['reference']['statistic']:.3f}) ALERT",
+                                  fg="red", bold=True))
         return
     if record["test"] not in WINDOW_TESTS:
         return
@@ -175,10 +175,11 @@ def _describe_drift(record: dict[str, Any], windows: dict[tuple, list], say: Any
     windows.setdefault(key, []).append(record)
     expected = 3 if record["kind"] == "data_drift" else 2
     if len(windows[key]) == expected:
-        say(_window_line(windows[key]))
+        tell.line(describe_window(windows.pop(key), thresholds))
 
 
-async def _follow(broker: str, prefix: str, say: Any, timeout: float) -> dict[str, Any] | None:
+async def _follow(broker: str, prefix: str, tell: Narrator, thresholds: Any,
+                  timeout: float) -> dict[str, Any] | None:
     from aiokafka import AIOKafkaConsumer
 
     names = ("drift-events", "retrain-requests", "training-jobs", "promotion-events")
@@ -194,9 +195,9 @@ async def _follow(broker: str, prefix: str, say: Any, timeout: float) -> dict[st
                 for message in records:
                     record = orjson.loads(message.value)
                     if message.topic.endswith("drift-events"):
-                        _describe_drift(record, windows, say)
+                        _describe_drift(record, windows, tell, thresholds)
                         continue
-                    say(describe_loop_record(message.topic, record))
+                    tell.loop_record(message.topic, record)
                     if message.topic.endswith("promotion-events"):
                         return dict(record)
                     if message.topic.endswith("training-jobs") and record["status"] in (
@@ -204,14 +205,16 @@ async def _follow(broker: str, prefix: str, say: Any, timeout: float) -> dict[st
                         return None
         return None
     finally:
+        tell.flush()
         await consumer.stop()
 
 
 async def _stream_and_follow(broker: str, prefix: str, model: str, items: list[tuple[str, dict]],
-                             rate: float, say: Any) -> dict[str, Any] | None:
+                             rate: float, tell: Narrator, thresholds: Any) -> dict[str, Any] | None:
     producing = asyncio.create_task(produce_traffic(broker, prefix, model, items, rate))
     try:
-        return await _follow(broker, prefix, say, timeout=len(items) / rate + 240)
+        return await _follow(broker, prefix, tell, thresholds,
+                             timeout=len(items) / rate + 240)
     finally:
         if not producing.done():
             producing.cancel()
@@ -234,7 +237,7 @@ def demo(events: int, rate: float, keep_stack: bool) -> None:
                                  capture_output=True, check=False).returncode == 0
     say = click.echo
     say(click.style("1. the stack: Kafka (KRaft), PostgreSQL, MLflow, an SMTP sink", bold=True))
-    _driftline("stack", "up", "--only", SERVICES)
+    _stack_up()
     stack = _stack_env()
     mailbox = default_mailbox()
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
@@ -252,8 +255,11 @@ def demo(events: int, rate: float, keep_stack: bool) -> None:
         history = [next(traffic(model, 1, 10**9, seed=s))[1]["features"] for s in range(600)]
         registered = settings.mlflow.registered_name(model)
         noise = random.Random(7)  # noqa: S311 - synthetic labels
-        version = bootstrap_champion(stack["MLFLOW__TRACKING_URI"], registered, model, history,
-                                     [_noisy(truth(f, changed=False), noise) for f in history])
+        # MLflow's own INFO/WARNING lines and links are for the log, not the story
+        with output_to(workdir / "mlflow.log"):
+            version = bootstrap_champion(stack["MLFLOW__TRACKING_URI"], registered, model,
+                                         history,
+                                         [_noisy(truth(f, changed=False), noise) for f in history])
         say(f"  {model} v{version} registered in MLflow; alias 'champion' -> v{version}")
 
         say(click.style("3. the reference trainer and a worker", bold=True))
@@ -279,10 +285,12 @@ def demo(events: int, rate: float, keep_stack: bool) -> None:
                         f"{rate:.0f} msg/s; from row {shift} x1 and region shift and the label "
                         "follows a new rule", bold=True))
         say(f"   reference = first {settings.drift.reference_size} rows, windows of "
-            f"{settings.drift.window_size}; an alert fires when 2 of the last 3 windows drifted")
+            f"{settings.drift.window_size}; an ALERT fires when {settings.drift.alert_k} of "
+            f"the last {settings.drift.alert_m} windows drifted and stays open (alert ongoing) "
+            "until they no longer do")
         decision = asyncio.run(_stream_and_follow(stack["KAFKA__BROKER"],
                                                   env["KAFKA__TOPICS__PREFIX"], model, items,
-                                                  rate, say))
+                                                  rate, Narrator(say), settings.drift))
         if decision is None:
             raise click.ClickException(f"no promotion decision; see the logs in {workdir}")
 

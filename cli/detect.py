@@ -265,8 +265,13 @@ def build_profiles(side: Side, names: list[str], kinds: dict[str, str], config: 
         return dict(zip(names, pool.map(one, names), strict=True))
 
 
-def run_detect(reference_path: Path, current_path: Path, config: DetectConfig) -> DatasetReport:
-    """Everything ``detect`` does short of printing, for tests and the benchmark."""
+def run_detect(reference_path: Path, current_path: Path, config: DetectConfig,
+               inputs: dict[str, Any] | None = None) -> DatasetReport:
+    """Everything ``detect`` does short of printing, for tests and the benchmark.
+
+    ``inputs``, when given, receives what was compared (``profiles``, ``values``,
+    ``policy``), for the HTML report's charts.
+    """
     from cli.tabular import read_table
     from drift import compare
 
@@ -303,6 +308,8 @@ def run_detect(reference_path: Path, current_path: Path, config: DetectConfig) -
         profiles = build_profiles(reference, names, kinds, config, exact_limit=None)
     values = {name: column_values(current, name, kinds[name]) for name in names}
     _note_unmatched(reference, current, set(common))  # after the last chance of bad input
+    if inputs is not None:
+        inputs.update(profiles=profiles, values=values, policy=policy)
     try:
         return compare(profiles, values, policy, workers=WORKERS)
     except ValueError as error:
@@ -353,18 +360,28 @@ def format_text(report: DatasetReport) -> str:
               help="Current data (CSV or Parquet).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help="TOML file: kinds, tests, bins and thresholds per column; alpha.")
-@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Report format on stdout.")
+@click.option("--format", "output", type=click.Choice(["text", "json", "html"]), default="text",
+              show_default=True,
+              help="Report format: a table, JSON, or one self-contained HTML file with a chart "
+                   "per column.")
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the report to this file instead of stdout.")
 @click.option("--fail-on-drift", is_flag=True,
               help=f"Exit with status {EXIT_DRIFT} when the dataset drifted.")
 def detect(reference: Path, current: Path, config_path: Path | None, output: str,
-           fail_on_drift: bool) -> None:
+           out: Path | None, fail_on_drift: bool) -> None:
     """Compare CURRENT data with a REFERENCE and report drift per column."""
+    from cli.report_output import html_report, write_report
+
     single_threaded_blas()
-    report = run_detect(reference, current, load_config(config_path))
+    inputs: dict[str, Any] = {}
+    report = run_detect(reference, current, load_config(config_path), inputs)
     if output == "json":
-        click.echo(json.dumps(report.to_dict(), allow_nan=False))
+        text = json.dumps(report.to_dict(), allow_nan=False)
+    elif output == "html":
+        text = html_report(report, inputs, reference, current)
     else:
-        click.echo(format_text(report))
+        text = format_text(report)
+    write_report(text, out)
     if fail_on_drift and report.dataset_drift:
         raise click.exceptions.Exit(EXIT_DRIFT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.errors import BadInput
+from cli.helptext import WholeHelpGroup
 from cli.settings_util import load_settings
 from storage.audit import cli_entry
 
@@ -15,7 +16,7 @@ def _engine():  # type: ignore[no-untyped-def]
     return make_engine(load_settings().database_url)
 
 
-@click.group()
+@click.group(cls=WholeHelpGroup)
 def keys() -> None:
     """Manage API keys (roles: viewer < operator < admin)."""
 

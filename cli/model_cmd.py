@@ -10,10 +10,11 @@ from typing import Any
 import click
 
 from cli.errors import BadInput
+from cli.helptext import WholeHelpGroup
 from cli.settings_util import load_settings
 
 
-@click.group()
+@click.group(cls=WholeHelpGroup)
 def model() -> None:
     """Champion models in the MLflow registry (aliases, not stages)."""
 

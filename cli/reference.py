@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from cli.errors import BadInput
+from cli.helptext import WholeHelpGroup
 from cli.settings_util import load_settings
 
 
@@ -64,7 +65,7 @@ async def _publish(settings: Any, model: str, value: bytes) -> str:
     return topic
 
 
-@click.group()
+@click.group(cls=WholeHelpGroup)
 def reference() -> None:
     """Explicit references for model versions."""
 

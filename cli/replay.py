@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +15,17 @@ import click
 from cli.errors import BadInput
 from cli.settings_util import load_settings
 
+#: undecodable (not UTF-8) lines after which a file is taken for binary and refused whole
+MAX_UNDECODABLE = 5
 #: topic -> the record its lines are validated against (other topics: JSON objects only)
 VALIDATED = {"features": "FeatureEvent", "predictions": "PredictionEvent", "labels": "LabelEvent"}
+
+
+class Unavailable(click.ClickException):
+    """A service the command needs is down (exit 1), said like the CLI's other errors."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"driftline: error: {self.format_message()}", err=True)
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -26,10 +36,37 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, stripped
 
 
+def _undecodable(line: bytes) -> str | None:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text (byte 0x{line[exc.start]:02x} at position {exc.start})"
+    return None
+
+
+def count_lines(path: Path) -> int:
+    """The file's non-empty lines; a file whose first lines are not text is refused whole,
+    with one message, instead of one error per line of a binary file."""
+    total, undecodable = 0, []
+    for number, line in _lines(path):
+        total += 1
+        if _undecodable(line) is not None:
+            undecodable.append(number)
+            if len(undecodable) >= MAX_UNDECODABLE:
+                raise BadInput(
+                    f"{path}: not a JSON-lines text file: lines "
+                    f"{', '.join(map(str, undecodable))} are not UTF-8 text; stopped after "
+                    f"{MAX_UNDECODABLE} such lines without sending anything")
+    return total
+
+
 def check_line(raw: bytes, record: Any, limits: Any) -> tuple[bytes | None, str | None]:
     """Return (key, None) for a good line, (None, reason) for a bad one."""
     import orjson
 
+    reason = _undecodable(raw)
+    if reason is not None:
+        return None, reason
     from schemas.events import decode
     from schemas.spec import InvalidEvent
 
@@ -124,19 +161,29 @@ def replay(file: Path, topic: str, rate: float | None, raw: bool) -> None:
     if not file.is_file():
         raise BadInput(f"{file}: no such file")
     try:
-        total = sum(1 for _ in _lines(file))
+        total = count_lines(file)
     except OSError as exc:
         raise BadInput(f"{file}: cannot read: {exc.strerror}") from None
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
     from observability import tracing
 
-    tracing.configure(load_settings().tracing, component="replay")
+    settings = load_settings()
+    # this command says itself when the broker cannot be reached; aiokafka's own line about
+    # each failed connection attempt would only repeat it
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    tracing.configure(settings.tracing, component="replay")
     try:
         sent, bad = asyncio.run(_produce(file, topic, rate, raw, total))
-        topic = f"{load_settings().kafka.topics.prefix}{topic}"
-    except (KafkaConnectionError, KafkaError) as exc:
-        raise click.ClickException(f"kafka: {exc}") from None
+        topic = f"{settings.kafka.topics.prefix}{topic}"
+    except (KafkaConnectionError, ConnectionError, TimeoutError) as exc:
+        from cli.stack import shell_command
+
+        raise Unavailable(
+            f"Kafka is not reachable at {settings.kafka.bootstrap_servers} — start it with "
+            f"`{shell_command()} stack up` (or set KAFKA__BROKER) [{type(exc).__name__}]") from None
+    except KafkaError as exc:
+        raise Unavailable(f"kafka: {exc}") from None
     finally:
         tracing.shutdown()  # exports what is pending
     for line in bad[:50]:

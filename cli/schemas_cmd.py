@@ -8,19 +8,23 @@ from pathlib import Path
 import click
 
 from cli.errors import BadInput
+from cli.helptext import WholeHelpGroup
 from cli.settings_util import load_settings
 
 
-@click.group()
+@click.group(cls=WholeHelpGroup)
 def schemas() -> None:
     """Event schemas."""
 
 
 @schemas.command()
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("schemas/json"),
-              show_default=True, help="Directory to write <Event>.schema.json files into.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              required=True,
+              help="Directory to write <Event>.schema.json files into (required: no default "
+                   "that could land in a source tree).")
 def export(out_dir: Path) -> None:
-    """Write one JSON Schema (draft 2020-12) per event type, with the configured size limits."""
+    """Write one JSON Schema (draft 2020-12) per event type, DeadLetter included, with the
+    configured size limits."""
     from schemas.export import all_schemas
 
     settings = load_settings()

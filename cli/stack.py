@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
 
 from cli.errors import BadInput
+from cli.helptext import WholeHelpGroup
 from stack.manager import DEFAULT, OPTIONAL, SERVICES, build, parse_only, run_all, selected
 from stack.processes import StackConfigError, StackError
 from stack.services import MailSink, StackConfig
@@ -20,7 +25,7 @@ only_option = click.option(
          f"and whichever of {','.join(OPTIONAL)} `up` started).")
 
 
-class StackGroup(click.Group):
+class StackGroup(WholeHelpGroup):
     """Reports the stack's errors as the rest of the CLI does: bad settings exit 2, a service
     that cannot start or stop exits 1 with its log's last lines above the reason."""
 
@@ -71,8 +76,26 @@ def _recorded() -> dict[str, Any]:
 
 @click.group(cls=StackGroup)
 def stack() -> None:
-    """Start, stop or inspect the local Kafka/PostgreSQL/MLflow/SMTP stack (and, when asked,
-    Prometheus)."""
+    """Start, stop or inspect the local services driftline needs: Kafka, PostgreSQL, an
+    MLflow tracking server and an SMTP sink (and, when asked, Prometheus), on loopback."""
+
+
+#: how ``stack up`` starts its last line, which says how to use the stack from a shell
+USE_HINT = "To use it: "
+
+
+def shell_command() -> str:
+    """How to run this driftline from the user's shell: ``driftline`` when that is what
+    PATH finds, else its path (relative when under the current folder, as after
+    ``scripts/demo``, which installs into ``.venv/`` without touching PATH)."""
+    mine = Path(sys.executable).parent / "driftline"
+    found = shutil.which("driftline")
+    if found and Path(found).resolve() == mine.resolve():
+        return "driftline"
+    try:
+        return shlex.quote(os.path.relpath(mine) if mine.is_relative_to(Path.cwd()) else str(mine))
+    except ValueError:
+        return shlex.quote(str(mine))
 
 
 @stack.command()
@@ -84,7 +107,7 @@ def up(only: str | None, also: str | None) -> None:
     each one answers."""
     names = selected(only, also)
     _run_all(names, lambda service: service.up())
-    click.echo('To use it: eval "$(driftline stack env)"')
+    click.echo(f'{USE_HINT}eval "$({shell_command()} stack env)"')
 
 
 @stack.command()

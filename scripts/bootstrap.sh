@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make a fresh clone on a fresh Debian machine ready to develop and test driftline:
 #   - Java 17+, Maven and PostgreSQL from Debian's packages (what `driftline stack up` runs),
+#   - Chromium from Debian's packages (the browser tests drive it with Playwright: Playwright's
+#     own browser download cannot reach its host from every machine, Debian's mirror can),
 #   - uv (from PyPI) and the project's environment from uv.lock (.venv, dev extras).
 # Idempotent and quiet: it installs only what is missing (running `apt-get update` only then)
 # and prints nothing on success. Then: `uv run driftline stack up`.
@@ -36,6 +38,7 @@ command -v mvn >/dev/null 2>&1 || packages+=(maven)
 if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
     packages+=(postgresql)
 fi
+[[ -x /usr/bin/chromium ]] || packages+=(chromium)
 
 if (( ${#packages[@]} )); then
     command -v apt-get >/dev/null 2>&1 || die "missing ${packages[*]} and no apt-get to install them (Debian only)"

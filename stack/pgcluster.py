@@ -260,6 +260,12 @@ class Postgres(Service):
                 raise StackError(f"postgres: pg_dropcluster {version} {cluster} failed: "
                                  f"{_why(done)}")
             message += f"; dropped cluster {version}/{cluster}"
+        if purge and version:
+            # pg_dropcluster removes the files it made and leaves the directory if others
+            # remain: our conf.d override is one, so the cluster's /etc folder would stay
+            leftover = PG_ETC / str(version) / cluster
+            if leftover.exists() and self.postmaster_pid() is None:
+                shutil.rmtree(leftover)
         if purge and self.home.exists():
             shutil.rmtree(self.home)
         return message

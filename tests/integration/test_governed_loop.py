@@ -1,9 +1,11 @@
 """The governed loop end to end: drift → retrain request → training job → promotion → e-mail,
-on the real Kafka, PostgreSQL, MLflow server, SMTP sink and the reference trainer."""
+on the real Kafka, PostgreSQL, MLflow server, SMTP sink and the reference trainer — and, for
+the stream that closes the loop on its own, its model page in a real browser."""
 
 from __future__ import annotations
 
 import csv
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +14,12 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from storage.governance import PromotionDecisionRow, RetrainJobRow, RetrainRequestRow
+from storage.governance import (
+    NotificationRow,
+    PromotionDecisionRow,
+    RetrainJobRow,
+    RetrainRequestRow,
+)
 from tests.integration.conftest import produce, read_to_end, run_cli
 from tests.integration.loop_support import (
     TrainerProcess,
@@ -273,3 +280,84 @@ def test_drifted_traffic_with_labels_closes_the_loop(
     assert len(read_to_end(broker, f"{unique}-promotion-events")) == 1
     assert sum(orjson.loads(m.value)["decision"] == "accepted"
                for m in read_to_end(broker, f"{unique}-retrain-requests")) == 1
+
+    # what a person sees of it: the model page, in Chromium, on the worker's own history
+    # (last: Playwright's sync API and asyncio.run cannot share the thread)
+    _wait_rows(engine, select(DriftResult.event_id).where(DriftResult.model_name == model),
+               len(drift))
+    _wait_rows(engine, select(PerformanceMetric.event_id).where(
+        PerformanceMetric.model_name == model, PerformanceMetric.metric == "accuracy"), 4)
+    _wait_rows(engine, select(RetrainRequestRow.event_id).where(
+        RetrainRequestRow.model_name == model), len(requests))
+    _wait_rows(engine, select(RetrainJobRow.job_id).where(
+        RetrainJobRow.model_name == model, RetrainJobRow.status == "succeeded"), 1)
+    _wait_rows(engine, select(PromotionDecisionRow.event_id).where(
+        PromotionDecisionRow.registered_model == model), 1)
+    _wait_rows(engine, select(NotificationRow.alert_id).where(
+        NotificationRow.model_name == model, NotificationRow.kind == "drift_alert"), 1)
+    _the_model_page_shows_the_stream(loop_env, engine, model, tmp_path,
+                                     {r["decision"] for r in requests})
+
+
+#: what the heatmap shows, as the page's script reads it: the windows' titles, and each
+#: feature's cells (class, mark)
+_HEATMAP = """() => ({
+  windows: Array.from(document.querySelectorAll('#heatmap thead th[title]'), th => th.title),
+  rows: Object.fromEntries(Array.from(document.querySelectorAll('#heatmap tbody tr'), tr => [
+    tr.querySelector('th').textContent,
+    Array.from(tr.querySelectorAll('td'), td => [td.className, td.textContent])]))
+})"""
+
+
+def _the_model_page_shows_the_stream(env: dict[str, str], engine, model: str, tmp_path: Path,
+                                     decisions: set[str]) -> None:
+    from storage.keys import create_key
+    from tests.integration.browser.support import chromium, new_page, running_api, sign_in
+
+    _, token = create_key(engine, f"{model}-viewer", "viewer")
+    with running_api(env, tmp_path / "api.log") as url, chromium() as browser:
+        page, console = new_page(browser)
+        sign_in(page, url, token)
+        assert page.locator(f'tr[data-model="{model}"]').count() == 1
+        page.goto(f"{url}/ui/models/{model}")
+        heat = page.evaluate(_HEATMAP)
+        starts = [int(re.search(r"events ([\d,]+)–", title).group(1).replace(",", ""))
+                  for title in heat["windows"]]
+        assert starts and starts == sorted(starts), heat["windows"]
+        assert {"x1", "x2", "region", "confidence", "prediction"} <= set(heat["rows"])
+        for feature in ("x1", "x2", "region"):
+            cells = heat["rows"][feature]
+            drifted = [start for start, (_, mark) in zip(starts, cells, strict=True)
+                       if mark == "●"]
+            assert all(start >= 3000 for start in drifted), (feature, drifted)  # after the change
+            if feature != "x2":  # the inputs that shifted, coloured by severity
+                assert len(drifted) >= 2, (feature, cells)
+                assert all(css in ("s-low", "s-medium", "s-high")
+                           for css, mark in cells if mark == "●"), cells
+        accuracy = page.locator('figure[data-metric="accuracy"]')
+        assert accuracy.locator("svg.chart path.line.realized").count() == 1
+        assert accuracy.locator("svg.chart rect.band").count() == 1
+        caption = accuracy.locator("figcaption").inner_text()
+        windows, latest, reference = re.search(
+            r"(\d+) realized windows.*latest ([\d.]+) · reference ([\d.]+)", caption).groups()
+        assert int(windows) >= 4 and float(latest) < float(reference) - 0.2, caption
+        alerts = page.locator("#alerts").inner_text()
+        assert "drift alert" in alerts and "performance drop" in alerts, alerts
+        requests = page.locator("#retrain").inner_text()
+        assert all(decision in requests for decision in decisions), (decisions, requests)
+        jobs = page.locator("#jobs tbody tr").filter(has_text="succeeded")
+        assert jobs.count() == 1 and "2" in jobs.locator("td").nth(4).inner_text()
+        decision = page.locator(".decision-promoted")
+        assert decision.count() == 1
+        criteria = decision.locator("ul.criteria li").all_inner_texts()
+        for name in ("holdout_size", "training_data_drift", "improvement", "significance",
+                     "no_significant_regression", "confidence_stability"):
+            assert any(c.startswith(f"{name}: passed") for c in criteria), (name, criteria)
+        assert any(c.startswith("significance: passed — p_value ") and "mcnemar_exact" in c
+                   for c in criteria), criteria
+        page.click("#window-report")
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == f"Window report — {model}"
+        assert re.search(r"drifted: (KS|chi²) significant \(adjusted p [^)]+\), passed on ",
+                         page.locator("main").inner_text())
+        assert console.errors == []

@@ -229,6 +229,8 @@ def test_postgres_up_creates_role_and_database_is_idempotent_and_stops(stack: St
     assert "dropped cluster" in purged
     clusters = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
     assert f"driftline-{stack.postgres_port}" not in clusters
+    # nothing of the cluster is left under /etc, our conf.d override included
+    assert not list(Path("/etc/postgresql").glob(f"*/driftline-{stack.postgres_port}"))
 
 
 def test_postgres_port_taken_by_a_stranger_is_a_one_line_error(stack: Stack) -> None:
