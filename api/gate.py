@@ -51,8 +51,11 @@ class KnownRoutes:
     route is in): which answer without a key, and the template a path belongs to — so a
     request refused before routing is still counted and audited by route, not by path."""
 
-    def __init__(self, app: Any, *, docs_assets: str) -> None:
-        self.app, self.docs_assets = app, docs_assets
+    def __init__(self, app: Any, *, docs_assets: str, own_sessions: str = "") -> None:
+        #: ``own_sessions``: a path prefix whose pages authenticate with their own session
+        #: (the model pages' signed cookie, :mod:`api.ui.sessions`); the gate lets requests
+        #: without a key through to them, still under the per-address limit
+        self.app, self.docs_assets, self.own_sessions = app, docs_assets, own_sessions
         self._public: set[str] = set()
         self._templates: list[tuple[re.Pattern[str], str]] = []
 
@@ -68,7 +71,9 @@ class KnownRoutes:
 
     def public(self, path: str) -> bool:
         self._load()
-        return path in self._public or path.startswith(self.docs_assets)
+        return (path in self._public or path.startswith(self.docs_assets)
+                or bool(self.own_sessions) and (path == self.own_sessions
+                                                or path.startswith(self.own_sessions + "/")))
 
     def template(self, path: str) -> str | None:
         self._load()

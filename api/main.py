@@ -107,11 +107,16 @@ def create_app(settings: Settings) -> FastAPI:
                        max_upload_bytes=api.max_upload_bytes)
     app.add_middleware(AuditTrail, begin=partial(begin_audit, engine),
                        finish=partial(finish_audit, engine), redact=app.state.redact)
-    app.add_middleware(Gate, engine=engine, routes=KnownRoutes(app, docs_assets=DOCS_ASSETS),
+    routes = KnownRoutes(app, docs_assets=DOCS_ASSETS, own_sessions=ui_router.prefix)
+    # per client address, before any key is looked up; the model pages' login form spends
+    # from the same buckets when a posted key is wrong
+    app.state.client_buckets = TokenBuckets(api.client_rate_limit_per_minute,
+                                            api.client_rate_limit_burst,
+                                            max_keys=api.rate_limit_max_buckets)
+    app.add_middleware(Gate, engine=engine, routes=routes,
                        redact=app.state.redact,
                        audit=partial(write_audit, engine),
-                       clients=TokenBuckets(api.client_rate_limit_per_minute, api.client_rate_limit_burst,
-                                            max_keys=api.rate_limit_max_buckets),
+                       clients=app.state.client_buckets,
                        keys=TokenBuckets(api.rate_limit_per_minute, api.rate_limit_burst,
                                          max_keys=api.rate_limit_max_buckets))
     if api.cors_origins:

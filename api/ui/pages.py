@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ROLE_RANK
 from api.query import TimeRange
+from api.ratelimit import client_key
 from api.ui import queries, sessions, views
 from reports.style import CHART_CSS
 from schemas.spec import NAME_PATTERN
@@ -117,12 +118,16 @@ def login_form(request: Request, next: str | None = None) -> Response:  # noqa: 
 async def login(request: Request, key: Annotated[str, Form(max_length=256)] = "",
                 next: Annotated[str, Form(max_length=2048)] = "") -> Response:  # noqa: A002
     sessions.same_origin(request)
-    client = (request.client.host if request.client else "unknown")
-    if request.app.state.limiter.take(f"ui-login:{client}") > 0:
+    # failed sign-ins are throttled like failed API keys: per client address, in the gate's
+    # buckets, and an address that used them up gets no key lookup at all
+    buckets = request.app.state.client_buckets
+    address = client_key(request.client.host if request.client else None)
+    if buckets.wait(address) > 0:
         return _page(request, "login.html", 429, next=_safe_next(next), title="Sign in",
                      error="Too many attempts; wait a minute and try again.")
     principal = await run_in_threadpool(authenticate, request.app.state.engine, key.strip())
     if principal is None:
+        buckets.take(address)
         return _page(request, "login.html", 401, next=_safe_next(next), title="Sign in",
                      error="Unknown or revoked API key.")
     request.state.principal = principal
@@ -211,9 +216,9 @@ async def export(request: Request, model: str) -> Response:
     try:
         name = _model(model)
         return await run_in_threadpool(
-            export_route.labelled_predictions, request.app.state.engine,
-            request.app.state.settings, session.principal, TimeRange(None, None), name, None,
-            "csv")
+            export_route.labelled_predictions, request=request, engine=request.app.state.engine,
+            settings=request.app.state.settings, _=session.principal,
+            window=TimeRange(None, None), model=name, version=None, format="csv")
     except HTTPException as exc:
         return _error(request, exc.status_code, str(exc.detail), session)
 

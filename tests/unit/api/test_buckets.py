@@ -36,3 +36,5 @@ def test_client_keys_group_ipv6_by_64_and_unwrap_mapped_ipv4():
     assert client_key("2001:db8:1:2::5") == "2001:db8:1:2::/64"
     assert client_key("::ffff:192.0.2.7") == "192.0.2.7"
     assert client_key(None) == "unknown" and client_key("testclient") == "testclient"
+    # what a real server sees (TestClient's "testclient" is no address at all)
+    assert client_key("127.0.0.1") == "127.0.0.1" and client_key("192.0.2.7") == "192.0.2.7"
