@@ -430,9 +430,9 @@ class FeatureMonitor:
 
     def _event(self, head: ModelHead, bounds: WindowBounds, feature: drift.FeatureReport,
                outcome: str, late: int) -> DriftEvent:
-        primary = "ks" if feature.kind == "numeric" else "chi2"
-        test = feature.tests.get(primary)
-        psi = feature.tests.get("psi")
+        # which test is primary and which effect is the headline: the registry's call
+        primary = feature.primary_test or ""
+        test = feature.primary
         kind = "recovered" if outcome == "recovered" else self.config.kind
         return DriftEvent(
             event_id=_event_id(self.config.app_id, self.ns, head.model, head.version,
@@ -445,7 +445,7 @@ class FeatureMonitor:
             drifted=bool(feature.drifted),
             reference_size=feature.n_reference,
             current_size=feature.n_current,
-            effect=_finite_or_none(psi.statistic) if psi is not None else None,
+            effect=_finite_or_none(feature.effect),
             severity=feature.severity,
             p_value_adjusted=_finite_or_none(feature.p_value_adjusted),
             missing_share=_finite_or_none(feature.missing_share_current),

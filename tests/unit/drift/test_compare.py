@@ -161,7 +161,7 @@ def test_bad_current_values_are_value_errors() -> None:
 
 def test_registry_is_explicit_and_complete() -> None:
     assert set(TESTS) == {"ks", "psi", "wasserstein", "chi2", "jensen_shannon"}
-    assert all(callable(function) for function in TESTS.values())
+    assert all(callable(spec.run) and spec.name == name for name, spec in TESTS.items())
 
 
 def test_report_to_dict_shape() -> None:
