@@ -157,6 +157,8 @@ class DriftSettings(BaseModel):
     #: Effect-size gate: a feature drifts only if PSI or the secondary distance reaches this.
     min_psi: float = Field(default=0.1, ge=0.0)
     min_distance: float = Field(default=0.1, ge=0.0)
+    #: a column drifts when its share of missing values moves this much (and significantly)
+    min_missing_delta: float = Field(default=0.05, ge=0.0, le=1.0)
     psi_bins: int = Field(default=10, ge=2, le=100)
     #: alert hygiene: an alert fires when k of the last m windows drifted
     alert_k: int = Field(default=2, ge=1)

@@ -51,6 +51,13 @@ class LivenessOut(BaseModel):
 
 # --- drift ------------------------------------------------------------------------------
 
+class TestOut(BaseModel):
+    statistic: float | None
+    p_value: float | None
+    effect: float | None = None
+    drifted: bool | None = Field(default=None, description="This test's own verdict.")
+
+
 class DriftResultOut(_Row):
     event_id: uuid.UUID
     timestamp: datetime
@@ -72,6 +79,8 @@ class DriftResultOut(_Row):
     reference_size: int
     current_size: int
     missing_share: float | None
+    tests: dict[str, TestOut] | None = Field(
+        default=None, description="Every test the registry ran on the window: name -> result.")
 
 
 class LatestDriftOut(BaseModel):
@@ -79,11 +88,6 @@ class LatestDriftOut(BaseModel):
     as_of: datetime
     drifted_features: int
     results: list[DriftResultOut] = Field(description="The latest result per (kind, feature).")
-
-
-class TestOut(BaseModel):
-    statistic: float | None
-    p_value: float | None
 
 
 class MissingShareOut(BaseModel):
@@ -94,6 +98,7 @@ class MissingShareOut(BaseModel):
 class FeatureReportOut(BaseModel):
     name: str
     kind: Literal["numeric", "categorical"]
+    status: Literal["tested", "insufficient_data", "absent"] = "tested"
     drifted: bool
     severity: Severity
     p_value_adjusted: float | None
@@ -108,6 +113,8 @@ class DetectReportOut(BaseModel):
     drifted_share: float
     alpha: float
     features: list[FeatureReportOut]
+    new_features: list[str] = Field(default_factory=list,
+                                    description="Columns only the current file has.")
 
 
 # --- performance and analytics -----------------------------------------------------------

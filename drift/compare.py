@@ -153,7 +153,7 @@ def _run_tests(
     table: DriftPolicy,
 ) -> _Tested:
     if name not in current:
-        raise ValueError(f"feature '{name}': no current values")
+        return _Tested(name, profile, None, policy, MappingProxyType({}), None, "absent")
     values = current[name]
     comparison: Comparison
     try:

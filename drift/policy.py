@@ -154,7 +154,7 @@ class DriftPolicy:
     dataset_share: float = 0.5
     default: FeaturePolicy = field(default_factory=FeaturePolicy)
     features: Mapping[str, FeaturePolicy] = field(default_factory=dict)
-    min_sample: int = 1
+    min_sample: int = 30
 
     def __post_init__(self) -> None:
         if not isinstance(self.alpha, int | float) or not 0.0 < self.alpha < 1.0:

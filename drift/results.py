@@ -55,7 +55,8 @@ class TestResult:
     def to_dict(self) -> dict[str, float | bool | None]:
         """``{"statistic", "p_value", "effect", "drifted"}``, as the JSON report, drift events
         and storage carry it."""
-        return {"statistic": self.statistic, "p_value": self.p_value}
+        return {"statistic": self.statistic, "p_value": self.p_value, "effect": self.effect,
+                "drifted": self.drifted}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ class FeatureReport:
         return {
             "name": self.name,
             "kind": self.kind,
+            "status": self.status,
             "drifted": self.drifted,
             "severity": self.severity,
             "p_value_adjusted": self.p_value_adjusted,
@@ -132,4 +134,5 @@ class DatasetReport:
             "drifted_share": self.drifted_share,
             "alpha": self.alpha,
             "features": [report.to_dict() for report in self.features],
+            "new_features": list(self.new_features),
         }

@@ -157,7 +157,8 @@ class DriftEvent(Event):
         FieldSpec("alert", "enum", choices=ALERT_STATES, required=False,
                   description="Alert hygiene: fired once when k of the last m windows drifted."),
         FieldSpec("tests", "object", required=False,
-                  description="Every test run: name -> {statistic, p_value}."),
+                  description="Every test the registry ran: name -> {statistic, p_value, "
+                  "effect, drifted}."),
         FieldSpec("late_events", "integer", required=False,
                   description="Events that arrived after their event-time window closed."),
     )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     Index,
@@ -18,8 +19,10 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: tables partitioned by month on PostgreSQL, with their partition column
@@ -67,6 +70,8 @@ class DriftResult(Base):
     current_size: Mapped[int] = mapped_column(Integer)
     missing_share: Mapped[float | None] = mapped_column(Float)
     partition: Mapped[int | None] = mapped_column(Integer)
+    #: every test the registry ran: name -> {statistic, p_value, effect, drifted}
+    tests: Mapped[Any | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -108,6 +113,10 @@ class PerformanceMetric(Base):
     window_end_seq: Mapped[int] = mapped_column(BigInteger)
     window_start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     window_end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: estimated without labels (CBPE for classifiers, DLE for regressors), with an interval
+    estimated: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    lower: Mapped[float | None] = mapped_column(Float)
+    upper: Mapped[float | None] = mapped_column(Float)
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                   server_default=func.now())
 

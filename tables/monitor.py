@@ -450,8 +450,8 @@ class FeatureMonitor:
             p_value_adjusted=_finite_or_none(feature.p_value_adjusted),
             missing_share=_finite_or_none(feature.missing_share_current),
             alert=outcome,
-            tests={name: {"statistic": _finite_or_none(r.statistic),
-                          "p_value": _finite_or_none(r.p_value)}
+            tests={name: {key: _finite_or_none(value) if isinstance(value, float) else value
+                          for key, value in r.to_dict().items()}
                    for name, r in feature.tests.items()},
             late_events=late,
             **self._common(head, bounds),
@@ -491,8 +491,10 @@ class FeatureMonitor:
         for e in events:
             p = "n/a" if e.p_value is None else f"{e.p_value:.3g}"
             psi = "n/a" if e.effect is None else f"{e.effect:.3f}"
+            found = [name for name, r in (e.tests or {}).items() if r.get("drifted")]
             lines.append(f"- {e.feature}: {e.test} statistic {e.statistic:.4f}, p-value {p}, "
-                         f"PSI {psi}, severity {e.severity}")
+                         f"PSI {psi}, severity {e.severity}"
+                         + (f"; drifted on {', '.join(found)}" if found else ""))
         return Alert(
             event_id=_event_id("alert", outcome, *(e.event_id for e in events)),
             schema_version=SCHEMA_VERSION, model_name=first.model_name,

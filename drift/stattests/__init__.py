@@ -14,6 +14,7 @@ name               kinds        role        verdict
 ``psi``            both         effect      PSI ≥ min_psi; rates severity (headline effect)
 ``wasserstein``    numeric      effect      W1 / reference std ≥ min_distance
 ``jensen_shannon`` categorical  effect      JS distance, base 2, ≥ min_distance
+``missing_share``  both         signal      missing share moved ≥ min_missing_delta, significant
 =================  ===========  ==========  ==========================================
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from drift.results import Kind
-from drift.stattests import chi2, jensen_shannon, ks, psi, wasserstein
+from drift.stattests import chi2, jensen_shannon, ks, missing_share, psi, wasserstein
 from drift.stattests.base import (
     CategoricalComparison,
     Comparison,
@@ -35,6 +36,7 @@ from drift.stattests.base import (
 from drift.stattests.chi2 import chi2_test
 from drift.stattests.jensen_shannon import jensen_shannon_test
 from drift.stattests.ks import ks_test
+from drift.stattests.missing_share import missing_share_test
 from drift.stattests.psi import psi_test
 from drift.stattests.wasserstein import wasserstein_test
 
@@ -46,6 +48,7 @@ TESTS: Mapping[str, TestSpec] = MappingProxyType({spec.name: spec for spec in (
     psi.SPEC,
     wasserstein.SPEC,
     jensen_shannon.SPEC,
+    missing_share.SPEC,
 )})
 
 
@@ -107,6 +110,7 @@ __all__ = [
     "chi2_test",
     "jensen_shannon_test",
     "ks_test",
+    "missing_share_test",
     "psi_test",
     "wasserstein_test",
 ]
