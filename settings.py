@@ -193,10 +193,12 @@ class DriftSettings(BaseModel):
 class PerformanceSettings(BaseModel):
     #: labelled predictions per metrics window (the first window is the reference)
     window_size: int = Field(default=500, ge=20)
-    #: accuracy, precision, recall, F1, ROC AUC: a drop of more than this (absolute) alerts
-    margin: float = Field(default=0.05, gt=0, lt=1)
-    #: MAE, RMSE: a rise of more than this fraction alerts
-    error_margin: float = Field(default=0.2, gt=0)
+    #: a metric alerts when it is worse than the reference by more than ``band_sigmas``
+    #: standard errors at the window's size (from the reference) *and* by at least
+    #: ``min_drop``: absolute for accuracy, precision, recall, F1, ROC AUC; a fraction of
+    #: the reference for MAE and RMSE. The same rule judges realized and estimated metrics.
+    min_drop: float = Field(default=0.01, ge=0, lt=1)
+    band_sigmas: float = Field(default=3.0, gt=0, le=10)
     join_ttl_days: float = Field(default=7.0, gt=0)
     #: how long a label waits for a prediction that has not arrived yet
     label_grace_hours: float = Field(default=1.0, gt=0)

@@ -7,6 +7,7 @@ from functools import cache
 import faust
 
 from agents.monitoring import apply_and_publish, decode_batch
+from drift.performance import DropRule
 from faust_app import app, settings
 from schemas.events import LabelledPredictionEvent
 from streams.gaps import guarded_batches
@@ -19,7 +20,8 @@ from tables.performance import PerformanceConfig, PerformanceMonitor
 def performance_config(model: str) -> PerformanceConfig:
     return PerformanceConfig(
         app_id=settings.app_id, window_size=settings.performance.window_size,
-        margin=settings.performance.margin, error_margin=settings.performance.error_margin,
+        rule=DropRule(sigmas=settings.performance.band_sigmas,
+                      min_drop=settings.performance.min_drop),
         recent_ids=max(2000, 4 * settings.drift.batch_size))
 
 

@@ -163,7 +163,7 @@ def _window_line(results: list[dict[str, Any]]) -> str:
 
 
 def _describe_drift(record: dict[str, Any], windows: dict[tuple, list], say: Any) -> None:
-    if record["kind"] == "performance_drop" and record["test"] == "margin":
+    if record["kind"] == "performance_drop" and record["test"] == "drop_rule":
         if record.get("alert") == "fired":
             say(click.style(f"  performance {record['feature']} fell to {record['statistic']:.3f} "
                             f"(reference {record['tests']['reference']['statistic']:.3f}) ALERT",
