@@ -165,6 +165,9 @@ class DriftSettings(BaseModel):
     alert_m: int = Field(default=3, ge=1)
     detectors: list[Literal["adwin", "page_hinkley"]] = Field(
         default_factory=lambda: list(DETECTOR_NAMES))
+    #: each online detector is calibrated per (model, feature) on the reference so that a
+    #: still feature raises at most this many false alarms per 100,000 events
+    detector_false_alarms_per_100k: float = Field(default=1.0, gt=0.0, le=1000.0)
     #: a model version with no events for this long (event time) has its state dropped
     version_ttl_hours: float = Field(default=24.0, gt=0)
     #: per-model overrides, e.g. DRIFT__MODELS='{"fraud": {"window_size": 5000}}'

@@ -47,6 +47,7 @@ def monitor_config(model: str, namespace: str = "f", kind: str = "data_drift",
                                         min_missing_delta=settings.drift.min_missing_delta)),
         alert_policy=AlertPolicy(k=options["alert_k"], m=options["alert_m"]),
         detectors=tuple(options["detectors"]), metric_features=metric_features,
+        detector_budget=settings.drift.detector_false_alarms_per_100k,
     )
 
 

@@ -33,7 +33,11 @@ COMMON_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("timestamp", "timestamp", description="ISO-8601 with a zone."),
 )
 
-DRIFT_KINDS = ("data_drift", "model_drift", "performance_drop", "recovered")
+#: ``detector_alarm``: an online detector (ADWIN, Page–Hinkley) fired at one event — not a
+#: window's test result; ``estimated_performance_drop``: a metric estimated without labels
+#: fell (see README, "Performance")
+DRIFT_KINDS = ("data_drift", "model_drift", "performance_drop", "recovered", "detector_alarm",
+               "estimated_performance_drop")
 SEVERITIES = ("none", "low", "medium", "high")
 #: where a result stands in alert hygiene: "fired" once when k of the last m windows drifted,
 #: "ongoing" while that lasts, "recovered" once when it clears, "none" otherwise
