@@ -202,6 +202,10 @@ class PerformanceSettings(BaseModel):
     #: the reference for MAE and RMSE. The same rule judges realized and estimated metrics.
     min_drop: float = Field(default=0.01, ge=0, lt=1)
     band_sigmas: float = Field(default=3.0, gt=0, le=10)
+    #: estimate classifiers' metrics per window of predictions, before labels join (CBPE),
+    #: calibrated on the first ``calibration_size`` labelled predictions of each version
+    estimate: bool = True
+    calibration_size: int = Field(default=1000, ge=50, le=1_000_000)
     join_ttl_days: float = Field(default=7.0, gt=0)
     #: how long a label waits for a prediction that has not arrived yet
     label_grace_hours: float = Field(default=1.0, gt=0)
@@ -337,7 +341,9 @@ class RetrainSettings(BaseModel):
     daily_limit: int = Field(default=3, ge=0)
     min_drifted_features: int = Field(default=1, ge=1)
     min_severity: Literal["low", "medium", "high"] = "medium"
-    triggers: list[Literal["data_drift", "model_drift", "performance_drop"]] = [
+    #: ``estimated_performance_drop`` (a drop estimated before labels join) may be added
+    triggers: list[Literal["data_drift", "model_drift", "performance_drop",
+                           "estimated_performance_drop"]] = [
         "data_drift", "model_drift", "performance_drop"]
     #: triggers within this many seconds of an accepted request merge into it
     merge_seconds: float = Field(default=60.0, ge=0)

@@ -13,15 +13,31 @@ from schemas.events import LabelledPredictionEvent
 from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import labelled_predictions_topic
+from tables.estimation import EstimationConfig
 from tables.performance import PerformanceConfig, PerformanceMonitor
+
+
+@cache
+def estimation_config() -> EstimationConfig | None:
+    """Estimation without labels, shared by this agent (calibration) and the predictions
+    agent (estimates); None when ``PERFORMANCE__ESTIMATE`` is off."""
+    if not settings.performance.estimate:
+        return None
+    return EstimationConfig(app_id=settings.app_id, window_size=settings.performance.window_size,
+                            calibration_size=settings.performance.calibration_size,
+                            rule=drop_rule())
+
+
+def drop_rule() -> DropRule:
+    return DropRule(sigmas=settings.performance.band_sigmas,
+                    min_drop=settings.performance.min_drop)
 
 
 @cache
 def performance_config(model: str) -> PerformanceConfig:
     return PerformanceConfig(
         app_id=settings.app_id, window_size=settings.performance.window_size,
-        rule=DropRule(sigmas=settings.performance.band_sigmas,
-                      min_drop=settings.performance.min_drop),
+        rule=drop_rule(), estimation=estimation_config(),
         recent_ids=max(2000, 4 * settings.drift.batch_size))
 
 

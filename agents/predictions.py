@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import faust
 from faust.types import EventT
@@ -16,14 +16,18 @@ from agents.monitoring import (
     origin_of,
     utc,
 )
+from agents.performance import estimation_config
 from faust_app import app, settings
 from schemas.events import PredictionEvent
 from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import predictions_topic
+from tables.buffered import BufferedStore
+from tables.estimation import EstimationConfig, PerformanceEstimator
+from tables.estimation import PredictionIn as EstimateIn
 from tables.feature_state import JoinStore
 from tables.label_join import LabelJoin, PredictionIn, SourceRef
-from tables.monitor import Observation
+from tables.monitor import MonitorOutput, Observation
 
 
 def model_signal(record: PredictionEvent) -> dict[str, object]:
@@ -32,6 +36,18 @@ def model_signal(record: PredictionEvent) -> dict[str, object]:
     if record.probabilities:
         signal["confidence"] = max(record.probabilities.values())
     return signal
+
+
+def estimating(step: Callable[[BufferedStore], MonitorOutput], model: str, version: str,
+               config: EstimationConfig, batch: list[EstimateIn],
+               ) -> Callable[[BufferedStore], MonitorOutput]:
+    """``step``, then this batch's predictions into the estimator (same state, one commit)."""
+    def both(store: BufferedStore) -> MonitorOutput:
+        out = step(store)
+        out.extend(PerformanceEstimator(store, config).apply(model, version, batch))
+        return out
+
+    return both
 
 
 async def process_batch(events: Sequence[EventT]) -> None:
@@ -43,8 +59,13 @@ async def process_batch(events: Sequence[EventT]) -> None:
                                     origin=origin_of(e))
                         for e, r in items]
         config = monitor_config(model, "p", "model_drift", ("confidence",))
-        if await apply_and_publish(model, items, monitor_step(model, version, observations, config),
-                                   "model-drift monitor"):
+        step = monitor_step(model, version, observations, config)
+        estimation = estimation_config()
+        if estimation is not None:
+            step = estimating(step, model, version, estimation, [
+                EstimateIn(e.message.offset, utc(r.timestamp), r.prediction, r.probabilities)
+                for e, r in items])
+        if await apply_and_publish(model, items, step, "model-drift monitor"):
             by_model.setdefault(model, []).extend(items)
     for model, items in by_model.items():
         items.sort(key=lambda item: item[0].message.offset)

@@ -120,13 +120,23 @@ class DetectReportOut(BaseModel):
 # --- performance and analytics -----------------------------------------------------------
 
 class PerformanceTrendPoint(BaseModel):
+    """Realized (on joined labels) and estimated (CBPE, before labels) side by side."""
+
     bucket_start: datetime
     model_version: str
-    windows: int
+    windows: int = Field(description="Windows measured on joined labels.")
     samples: int
     mean: float | None
     min: float | None
     max: float | None
+    estimated_windows: int = Field(default=0, description="Windows estimated without labels.")
+    estimated_samples: int = 0
+    estimated_mean: float | None = None
+    estimated_min: float | None = None
+    estimated_max: float | None = None
+    estimated_lower: float | None = Field(default=None,
+                                          description="Lowest lower bound of the estimates.")
+    estimated_upper: float | None = None
 
 
 class PerformanceComparisonRow(BaseModel):

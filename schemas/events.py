@@ -42,8 +42,8 @@ SEVERITIES = ("none", "low", "medium", "high")
 #: where a result stands in alert hygiene: "fired" once when k of the last m windows drifted,
 #: "ongoing" while that lasts, "recovered" once when it clears, "none" otherwise
 ALERT_STATES = ("none", "fired", "ongoing", "recovered")
-ALERT_KINDS = ("drift_alert", "recovered", "performance_drop", "retrain_decision",
-               "training_failed", "promotion_decision")
+ALERT_KINDS = ("drift_alert", "recovered", "performance_drop", "estimated_performance_drop",
+               "retrain_decision", "training_failed", "promotion_decision")
 
 
 class Event(faust.Record, abstract=True, include_metadata=False, serializer="json"):
@@ -180,6 +180,9 @@ class MetricEvent(Event):
     window_start_time: str
     window_end_time: str
     reference_value: float | None = None
+    estimated: bool = False
+    lower: float | None = None
+    upper: float | None = None
 
     FIELDS = (
         *COMMON_FIELDS,
@@ -191,6 +194,11 @@ class MetricEvent(Event):
         FieldSpec("window_start_time", "timestamp"),
         FieldSpec("window_end_time", "timestamp"),
         FieldSpec("reference_value", "number", required=False),
+        FieldSpec("estimated", "boolean", required=False,
+                  description="Estimated without labels (CBPE), not measured on joined labels."),
+        FieldSpec("lower", "number", required=False,
+                  description="Estimates: the interval the realized value should fall in."),
+        FieldSpec("upper", "number", required=False),
     )
     DESCRIPTION = "A metric of one closed window (accuracy, F1, MAE, confidence mean, ...)."
 

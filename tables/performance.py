@@ -24,6 +24,7 @@ from drift.hygiene import AlertPolicy, AlertState, step
 from drift.performance import DropRule, classification_metrics, regression_metrics
 from schemas.events import Alert, DriftEvent, LabelledPredictionEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
+from tables.estimation import CalibrationCollector, EstimationConfig
 from tables.monitor import MonitorOutput, StateStore, _event_id, category_text
 from tables.state import SEP, Chunk, WindowBounds, concat_chunks
 
@@ -37,6 +38,8 @@ class PerformanceConfig:
     window_size: int = 500
     #: significant (past the sampling band) and material (past the minimum drop)
     rule: DropRule = field(default_factory=DropRule)
+    #: calibrate estimation on the first labelled pairs (None: no estimation)
+    estimation: EstimationConfig | None = None
     alert_policy: AlertPolicy = field(default_factory=lambda: AlertPolicy(k=1, m=2))
     #: how many recent prediction ids are remembered to drop duplicates from a replay
     recent_ids: int = 2000
@@ -93,6 +96,7 @@ class PerformanceMonitor:
         recent = set(head.recent)
         self._detector = pickle.loads(bytes.fromhex(head.ddm)) if head.ddm else None  # noqa: S301
         pending: list[LabelledPredictionEvent] = []
+        accepted: list[LabelledPredictionEvent] = []
         for offset, pair in batch:
             if offset <= head.last_offset:
                 continue
@@ -104,6 +108,7 @@ class PerformanceMonitor:
             if not head.task:
                 self._fix_task(head, pair)
             pending.append(pair)
+            accepted.append(pair)
             head.window.add(head.seq, offset, pair.timestamp)
             head.seq += 1
             self._ddm(head, pair, out)
@@ -117,6 +122,8 @@ class PerformanceMonitor:
             self.store.set(_key("c", model, version, head.window.index, head.window.chunks),
                            self._chunk(head, pending).encode())
             head.window.chunks += 1
+        if self.config.estimation is not None and head.task == "classification":
+            CalibrationCollector(self.store, self.config.estimation).add(model, version, accepted)
         self.store.set(_key("h", model, version), head.encode())
         return out
 
