@@ -163,3 +163,36 @@ def test_the_drop_rule_is_significant_and_material() -> None:
     big = rule.judge("accuracy", 0.80, 0.943, sd_5000)
     assert big.dropped and big.severity == "high"
     assert rule.judge("rmse", 1.2, 1.0, 0.01).dropped and not rule.judge("rmse", 0.8, 1.0, 0.01).dropped
+
+
+def test_done_when_on_the_benchmark_case() -> None:
+    """Issue 13's "done when" on the benchmark's held-out classifier (bench/estimate): the
+    estimated accuracy per 5,000-row chunk is within 0.004 of the realized on average, and
+    the estimate alerts exactly on the chunks whose realized accuracy fell."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[3] / "bench" / "estimate" / "make_data.py"
+    spec = importlib.util.spec_from_file_location("bench_estimate_data", path)
+    assert spec is not None and spec.loader is not None
+    make_data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_data)
+    rng = np.random.default_rng(2026)
+    reference = make_data.rows(rng, 10 * make_data.CHUNK)
+    chunks = [make_data.rows(rng, make_data.CHUNK, **make_data.plan(i)) for i in range(20)]
+    calibration = fit_calibration(reference["y_pred_proba"], reference["y_true"].astype(str),
+                                  ["0", "1"], positive="1")
+    baseline = classification_baseline(reference["y_true"], reference["y_pred"], None, 2, 1,
+                                       make_data.CHUNK, ["accuracy"])
+    rule = DropRule()
+    errors, alerts, fell = [], [], []
+    for chunk in chunks:
+        q = calibration.apply(chunk["y_pred_proba"])
+        est = estimate_classification(q, chunk["y_pred"], None, 1, ["accuracy"])["accuracy"]
+        realized = float(np.mean(chunk["y_pred"] == chunk["y_true"]))
+        errors.append(abs(est.value - realized))
+        ref, sd = baseline.values["accuracy"], baseline.spread["accuracy"]
+        alerts.append(rule.judge("accuracy", est.value, ref, sd).dropped)
+        fell.append(rule.judge("accuracy", realized, ref, sd).dropped)
+    assert np.mean(errors) < 0.004
+    assert alerts == fell and sum(fell) == 6
