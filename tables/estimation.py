@@ -335,3 +335,25 @@ class PerformanceEstimator:
             details={"features": [e.feature for e in events], "estimated": True,
                      "values": {e.feature: e.statistic for e in events}},
             source_event_id=events[0].event_id)
+
+
+def set_calibration(store: StateStore, model: str, version: str, document: Any) -> None:
+    """An explicit calibration for (model, version), from ``driftline reference set
+    --target``: it replaces one taken from the version's first labelled predictions, which
+    then no longer collects. ``ValueError`` if the document is not one."""
+    from drift.estimation import Baseline, Calibration
+
+    if not isinstance(document, dict):
+        raise ValueError("calibration must be an object with 'calibration' and 'baseline'")
+    try:
+        Calibration.from_dict(document["calibration"])
+        Baseline.from_dict(document["baseline"])
+    except (KeyError, TypeError, ValueError, AssertionError) as error:
+        raise ValueError(f"not a calibration: {error!r}") from None
+    store.set(_key("cal", model, version), orjson.dumps(document))
+    raw = store.get(_key("kh", model, version))
+    head = CalibrationHead(**orjson.loads(raw)) if raw is not None else CalibrationHead()
+    for n in range(head.chunks):
+        store.delete(_key("kc", model, version, n))
+    head.done, head.chunks = True, 0
+    store.set(_key("kh", model, version), orjson.dumps(asdict(head)))
