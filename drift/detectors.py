@@ -39,7 +39,7 @@ FloatArray = NDArray[np.float64]
 
 #: uncalibrated settings (a reference with no values, or state written before calibration)
 DETECTORS: Mapping[str, Any] = {
-    "adwin": lambda: river_drift.ADWIN(delta=0.0002),
+    "adwin": lambda: river_drift.ADWIN(delta=0.0002),  # type: ignore[no-untyped-call]
     "page_hinkley": lambda: river_drift.PageHinkley(min_instances=100, delta=0.05, threshold=50.0),
 }
 PH_DELTA = 0.25
@@ -63,7 +63,8 @@ def _ph_maxima(streams: FloatArray) -> FloatArray:
     rise = up - np.minimum.accumulate(up, axis=1)
     fall = np.maximum(np.maximum.accumulate(down, axis=1), -1.0) - down
     live = slice(PH_MIN_INSTANCES - 1, None)
-    return np.maximum(rise[:, live].max(axis=1), fall[:, live].max(axis=1))
+    return np.asarray(np.maximum(rise[:, live].max(axis=1), fall[:, live].max(axis=1)),
+                      dtype=np.float64)
 
 
 def calibrate_page_hinkley(values: FloatArray, budget_per_100k: float, *, seed: int,
@@ -89,10 +90,10 @@ def calibrate_adwin(values: FloatArray, budget_per_100k: float, *, seed: int,
     delta = min(0.002, budget_per_100k / 100_000 * ADWIN_CLOCK)
     stream = rng.choice(values, size=length).tolist()
     for _ in range(4):
-        detector = river_drift.ADWIN(delta=delta)
+        detector = river_drift.ADWIN(delta=delta)  # type: ignore[no-untyped-call]
         alarms = 0
         for x in stream:
-            detector.update(x)
+            detector.update(x)  # type: ignore[no-untyped-call]
             alarms += detector.drift_detected
         if alarms == 0:
             break
@@ -107,8 +108,8 @@ def calibrate(name: str, values: FloatArray, budget_per_100k: float, seed: int) 
         return river_drift.PageHinkley(min_instances=PH_MIN_INSTANCES, delta=PH_DELTA,
                                        threshold=threshold, alpha=PH_ALPHA)
     if name == "adwin":
-        return river_drift.ADWIN(delta=calibrate_adwin(values, budget_per_100k, seed=seed),
-                                 clock=ADWIN_CLOCK)
+        delta = calibrate_adwin(values, budget_per_100k, seed=seed)
+        return river_drift.ADWIN(delta=delta, clock=ADWIN_CLOCK)  # type: ignore[no-untyped-call]
     raise ValueError(f"unknown detector {name!r}; choose from {sorted(DETECTORS)}")
 
 
