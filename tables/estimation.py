@@ -75,6 +75,7 @@ class CalibrationHead:
     chunks: int = 0
     done: bool = False
     skipped: int = 0  # pairs whose probabilities do not name the version's classes
+    failed: str = ""  # why the calibration could not be fitted, if it could not
 
 
 class CalibrationCollector:
@@ -114,7 +115,12 @@ class CalibrationCollector:
             for n in range(head.chunks):
                 self.store.delete(_key("kc", model, version, n))
             values = concat_chunks([*chunks, chunk], _probability_columns(head.classes))
-            self.store.set(_key("cal", model, version), self._fit(head.classes, values))
+            try:
+                self.store.set(_key("cal", model, version), self._fit(head.classes, values))
+            except ValueError as error:
+                # pairs that cannot calibrate (labels outside the classes, one row left) leave
+                # the version without estimates; they are valid data and stay counted
+                head.failed = str(error)[:200]
             head.done, head.chunks = True, 0
         self.store.set(_key("kh", model, version), orjson.dumps(asdict(head)))
 

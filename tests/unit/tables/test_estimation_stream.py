@@ -108,3 +108,16 @@ def test_the_calibration_state_is_small() -> None:
     assert len(store.get(b"qcal|m|1")) < 20_000
     assert not [k for k in store.data if k.startswith(b"qkc|")]  # chunks deleted once fitted
     pytest.importorskip("sklearn")
+
+
+def test_pairs_that_cannot_calibrate_leave_the_version_unestimated_not_dead_lettered() -> None:
+    import orjson
+
+    store = DictStore()
+    config = EstimationConfig(window_size=500, calibration_size=100)
+    performance = PerformanceMonitor(store, PerformanceConfig(window_size=500, estimation=config))
+    rows = [(o, w, p, probs, "maybe") for o, w, p, probs, _ in traffic(100, 1.0, 0, 5)]
+    performance.apply("m", "1", labelled(rows))  # labels no class of the probabilities names
+    head = orjson.loads(store.get(b"qkh|m|1"))
+    assert head["done"] and head["failed"] == "calibration needs labelled reference rows"
+    assert store.get(b"qcal|m|1") is None
