@@ -16,11 +16,11 @@ from agents.monitoring import (
     utc,
 )
 from faust_app import app, settings
+from monitors.drift_monitor import Observation
 from schemas.events import FeatureEvent
 from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import features_topic
-from tables.monitor import Observation
 
 
 async def process_batch(events: Sequence[EventT]) -> int:

@@ -15,15 +15,15 @@ from faust.types import EventT
 import drift
 from drift.hygiene import AlertPolicy
 from faust_app import settings
+from monitors.buffered import BufferedStore
+from monitors.drift_monitor import FeatureMonitor, MonitorConfig, MonitorOutput, Observation
+from monitors.versions import touch
 from schemas.events import Event, decode
 from schemas.spec import InvalidEvent
 from streams.deadletters import send_dead_letter
 from streams.publish import publish_output
 from streams.telemetry import use_event, use_events
-from tables.buffered import BufferedStore
 from tables.feature_state import TableStore
-from tables.monitor import FeatureMonitor, MonitorConfig, MonitorOutput, Observation
-from tables.versions import touch
 
 log = logging.getLogger(__name__)
 LIMITS = settings.limits.for_events()

@@ -18,8 +18,7 @@ from datetime import UTC, datetime, timedelta
 import faust
 from faust.types import EventT
 
-from agents.sinks import engine
-from faust_app import app, settings
+from faust_app import app, database, settings
 from governance.emails import render
 from integrations.mailer import Mailer, SmtpConfig
 from observability import tracing
@@ -47,7 +46,7 @@ async def _record(alert: Alert, status: str, attempts: int = 0, error: str | Non
     EMAILS.labels(status).inc()  # once per decision: a replayed alert is not recorded again
     try:
         await asyncio.to_thread(
-            record_notification, engine(), alert_id=alert.event_id, model_name=alert.model_name,
+            record_notification, database(), alert_id=alert.event_id, model_name=alert.model_name,
             kind=alert.kind, dedup_key=alert.dedup_key, subject=alert.subject, status=status,
             attempts=attempts, error=error, recipients=_s.recipient_list, decided_at=clock())
     except Exception:  # the mail went (or not) either way; losing the log line is the lesser harm
@@ -59,7 +58,7 @@ async def handle(event: EventT, alert: Alert) -> str:
     now = clock()
     try:
         history = await asyncio.to_thread(
-            notification_history, engine(), alert_id=alert.event_id, model_name=alert.model_name,
+            notification_history, database(), alert_id=alert.event_id, model_name=alert.model_name,
             kind=alert.kind, dedup_key=alert.dedup_key,
             dedup_since=now - timedelta(minutes=_s.dedup_minutes),
             rate_since=now - timedelta(hours=1))

@@ -9,12 +9,12 @@ import faust
 from agents.monitoring import apply_and_publish, decode_batch
 from drift.performance import DropRule
 from faust_app import app, settings
+from monitors.estimation import EstimationConfig
+from monitors.performance import PerformanceConfig, PerformanceMonitor
 from schemas.events import LabelledPredictionEvent
 from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import labelled_predictions_topic
-from tables.estimation import EstimationConfig
-from tables.performance import PerformanceConfig, PerformanceMonitor
 
 
 @cache

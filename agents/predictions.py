@@ -18,16 +18,16 @@ from agents.monitoring import (
 )
 from agents.performance import estimation_config
 from faust_app import app, settings
+from monitors.buffered import BufferedStore
+from monitors.drift_monitor import MonitorOutput, Observation
+from monitors.estimation import EstimationConfig, PerformanceEstimator
+from monitors.estimation import PredictionIn as EstimateIn
+from monitors.label_join import LabelJoin, PredictionIn, SourceRef
 from schemas.events import PredictionEvent
 from streams.gaps import guarded_batches
 from streams.telemetry import handling
 from streams.topics import predictions_topic
-from tables.buffered import BufferedStore
-from tables.estimation import EstimationConfig, PerformanceEstimator
-from tables.estimation import PredictionIn as EstimateIn
 from tables.feature_state import JoinStore
-from tables.label_join import LabelJoin, PredictionIn, SourceRef
-from tables.monitor import MonitorOutput, Observation
 
 
 def model_signal(record: PredictionEvent) -> dict[str, object]:

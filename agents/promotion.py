@@ -23,10 +23,10 @@ import faust
 from faust.types import EventT
 
 import drift
-from agents.sinks import engine
-from faust_app import app, settings
+from faust_app import app, database, settings
 from governance.evaluation import PromotionPolicy, evaluate, model_outputs
 from governance.messages import promotion_alert, stable_id
+from governance.modelinputs import PROFILE_ARTIFACT, feature_columns, feature_dicts, targets
 from integrations.registry import CHAMPION, DECISION_TAG, ModelRegistry
 from observability.logs import correlated
 from observability.metrics import PROMOTIONS
@@ -36,8 +36,6 @@ from schemas.spec import SCHEMA_VERSION, InvalidEvent
 from storage.governance_repository import load_labelled, split_rows
 from streams.telemetry import handling
 from streams.topics import alerts_topic, promotion_events_topic, training_jobs_topic
-from trainer.fit import feature_columns, feature_dicts, targets
-from trainer.training import PROFILE_ARTIFACT
 
 log = logging.getLogger(__name__)
 LIMITS = settings.limits.for_events()
@@ -109,7 +107,7 @@ def decide(job: TrainingJob) -> PromotionEvent | None:
     task = params.get("task", "classification")
     share = float(params.get("holdout_share", settings.trainer.holdout_share))
     p = settings.promotion
-    rows = load_labelled(engine(), job.model_name, now - timedelta(hours=p.window_hours), now,
+    rows = load_labelled(database(), job.model_name, now - timedelta(hours=p.window_hours), now,
                          limit=p.max_rows)
     _, holdout = split_rows(rows, share)
     holdout = [r for r in holdout if r.label is not None]

@@ -9,15 +9,15 @@ from faust.types import EventT
 import drift
 from agents.monitoring import monitor_config
 from faust_app import app, settings
+from monitors.buffered import BufferedStore
+from monitors.drift_monitor import FeatureMonitor
+from monitors.estimation import set_calibration
 from schemas.events import ReferenceProfileEvent, decode
 from schemas.spec import InvalidEvent
 from streams.deadletters import send_dead_letter
 from streams.telemetry import handling
 from streams.topics import reference_profiles_topic
-from tables.buffered import BufferedStore
-from tables.estimation import set_calibration
 from tables.feature_state import TableStore
-from tables.monitor import FeatureMonitor
 
 PROFILE_LIMITS = settings.limits.for_events(profile=True)
 

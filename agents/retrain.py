@@ -105,7 +105,7 @@ async def process_batch(events: Sequence[EventT]) -> int:
             log.info("retrain %s for %s: %s", request.decision, request.model_name, request.reason)
         RETRAIN_DECISIONS.labels(request.decision).inc()
         published += 1
-    # the ledger moves on only once its decisions are on the broker (see tables/buffered.py)
+    # the ledger moves on only once its decisions are on the broker (see monitors/buffered.py)
     await asyncio.gather(*delivered)
     for event, model, state in pending_state:
         with writing_for(event):

@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from functools import cache
 from typing import Any
 
 import faust
 from faust.types import EventT
 from sqlalchemy import Engine
 
-from faust_app import app, settings
+from faust_app import app, database, settings
 from schemas.events import (
     DeadLetter,
     DriftEvent,
@@ -26,7 +25,7 @@ from schemas.events import (
     decode,
 )
 from schemas.spec import InvalidEvent
-from storage.db import is_transient, make_engine
+from storage.db import is_transient
 from storage.repository import (
     save_dead_letters,
     save_drift_events,
@@ -48,11 +47,6 @@ LIMITS = settings.limits.for_events()
 SaveFn = Callable[[Engine, Sequence[Any]], int]
 
 
-@cache
-def engine() -> Engine:
-    return make_engine(settings.database_url, pool_size=settings.database.pool_size)
-
-
 async def write_batch(name: str, save: SaveFn, batch: Sequence[tuple[EventT, Any]],
                       *, dead_letter_failures: bool = True) -> int:
     """Write records; on a lasting failure isolate the bad rows and dead-letter only those."""
@@ -60,7 +54,7 @@ async def write_batch(name: str, save: SaveFn, batch: Sequence[tuple[EventT, Any
     if not records:
         return 0
     try:
-        return await asyncio.to_thread(save, engine(), records)
+        return await asyncio.to_thread(save, database(), records)
     except Exception as exc:
         if is_transient(exc):
             failed = list(batch)
@@ -69,7 +63,7 @@ async def write_batch(name: str, save: SaveFn, batch: Sequence[tuple[EventT, Any
             failed, written = [], 0
             for item in batch:
                 try:
-                    written += await asyncio.to_thread(save, engine(), [item[1]])
+                    written += await asyncio.to_thread(save, database(), [item[1]])
                 except Exception as row_exc:  # noqa: BLE001 - reported per row below
                     failed.append(item)
                     reason = f"{name}: rejected by the database: {row_exc.__class__.__name__}"

@@ -1,7 +1,7 @@
 """Publishing what a batch produced, waiting until the broker has it.
 
 Agents commit their table state only after this returns, so an output is never lost to a
-crash between "state says done" and "event delivered" (see tables/buffered.py).
+crash between "state says done" and "event delivered" (see monitors/buffered.py).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import asyncio
 
 from faust.types import TopicT
 
+from monitors.drift_monitor import MonitorOutput
 from observability.metrics import count_drift
 from streams.topics import alerts_topic, drift_events_topic, performance_metrics_topic
-from tables.monitor import MonitorOutput
 
 
 async def publish(topic: TopicT, key: bytes, values: list[bytes]) -> None:

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from drift import build_profile, compare
+from monitors.drift_monitor import FeatureMonitor, MonitorConfig
+from monitors.state import WindowBounds
 from storage.db import make_engine, upgrade
 from storage.keys import create_key
 from storage.repository import save_drift_events
-from tables.monitor import FeatureMonitor, MonitorConfig
-from tables.state import WindowBounds
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def _event(model: str):
                       "age": build_profile(rng.normal(size=1000), "numeric")},
                      {"income": income, "age": rng.normal(0.6, size=1000)})
     monitor = FeatureMonitor(None, MonitorConfig())  # type: ignore[arg-type]
-    from tables.state import ModelHead
+    from monitors.state import ModelHead
 
     head = ModelHead(model=model, version="1", partition=0)
     bounds = WindowBounds(index=3)

@@ -25,9 +25,7 @@ import orjson
 import drift
 from drift.detectors import Detection, OnlineDetectors, reference_sample
 from drift.hygiene import AlertPolicy, AlertState, step
-from schemas.events import Alert, DriftEvent, MetricEvent
-from schemas.spec import SCHEMA_VERSION
-from tables.state import (
+from monitors.state import (
     Chunk,
     ModelHead,
     WindowBounds,
@@ -36,6 +34,8 @@ from tables.state import (
     head_key,
     reference_key,
 )
+from schemas.events import Alert, DriftEvent, MetricEvent
+from schemas.spec import SCHEMA_VERSION
 
 NAMESPACE = uuid.UUID("5b0d7c8e-4d52-4a55-9a53-6472696674c1")
 SEVERITY_ORDER = ("none", "low", "medium", "high")

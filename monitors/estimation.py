@@ -31,10 +31,10 @@ import orjson
 from drift.estimation.metrics import CLASSIFICATION_METRICS
 from drift.hygiene import AlertPolicy, AlertState, step
 from drift.performance import DropRule
+from monitors.drift_monitor import DecodedCache, MonitorOutput, StateStore, _event_id, category_text
+from monitors.state import SEP, Chunk, WindowBounds, concat_chunks
 from schemas.events import Alert, DriftEvent, LabelledPredictionEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
-from tables.monitor import DecodedCache, MonitorOutput, StateStore, _event_id, category_text
-from tables.state import SEP, Chunk, WindowBounds, concat_chunks
 
 #: decoded calibrations, valid while their stored bytes are unchanged
 _CALIBRATIONS = DecodedCache(256)

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from tables.monitor import StateStore
+from monitors.drift_monitor import StateStore
 
 SEP = "|"
 

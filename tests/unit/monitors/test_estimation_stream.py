@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from drift.performance import DropRule
+from monitors.estimation import EstimationConfig, PerformanceEstimator, PredictionIn
+from monitors.performance import PerformanceConfig, PerformanceMonitor
 from schemas.events import LabelledPredictionEvent
-from tables.estimation import EstimationConfig, PerformanceEstimator, PredictionIn
-from tables.performance import PerformanceConfig, PerformanceMonitor
-from tests.unit.tables.test_monitor import DictStore
+from tests.unit.monitors.test_drift_monitor import DictStore
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 CONFIG = EstimationConfig(window_size=500, calibration_size=2000, rule=DropRule())

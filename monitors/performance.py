@@ -22,11 +22,11 @@ from river.drift.binary import DDM
 
 from drift.hygiene import AlertPolicy, AlertState, step
 from drift.performance import DropRule, classification_metrics, regression_metrics
+from monitors.drift_monitor import MonitorOutput, StateStore, _event_id, category_text
+from monitors.estimation import CalibrationCollector, EstimationConfig
+from monitors.state import SEP, Chunk, WindowBounds, concat_chunks
 from schemas.events import Alert, DriftEvent, LabelledPredictionEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
-from tables.estimation import CalibrationCollector, EstimationConfig
-from tables.monitor import MonitorOutput, StateStore, _event_id, category_text
-from tables.state import SEP, Chunk, WindowBounds, concat_chunks
 
 KINDS = {"label": "categorical", "prediction": "categorical", "score": "numeric",
          "label_value": "numeric", "prediction_value": "numeric"}
