@@ -158,12 +158,17 @@ class DriftSettings(BaseModel):
     #: Effect-size gate: a feature drifts only if PSI or the secondary distance reaches this.
     min_psi: float = Field(default=0.1, ge=0.0)
     min_distance: float = Field(default=0.1, ge=0.0)
+    #: a column drifts when its share of missing values moves this much (and significantly)
+    min_missing_delta: float = Field(default=0.05, ge=0.0, le=1.0)
     psi_bins: int = Field(default=10, ge=2, le=100)
     #: alert hygiene: an alert fires when k of the last m windows drifted
     alert_k: int = Field(default=2, ge=1)
     alert_m: int = Field(default=3, ge=1)
     detectors: list[Literal["adwin", "page_hinkley"]] = Field(
         default_factory=lambda: list(DETECTOR_NAMES))
+    #: each online detector is calibrated per (model, feature) on the reference so that a
+    #: still feature raises at most this many false alarms per 100,000 events
+    detector_false_alarms_per_100k: float = Field(default=1.0, gt=0.0, le=1000.0)
     #: a model version with no events for this long (event time) has its state dropped
     version_ttl_hours: float = Field(default=24.0, gt=0)
     #: per-model overrides, e.g. DRIFT__MODELS='{"fraud": {"window_size": 5000}}'
@@ -192,10 +197,16 @@ class DriftSettings(BaseModel):
 class PerformanceSettings(BaseModel):
     #: labelled predictions per metrics window (the first window is the reference)
     window_size: int = Field(default=500, ge=20)
-    #: accuracy, precision, recall, F1, ROC AUC: a drop of more than this (absolute) alerts
-    margin: float = Field(default=0.05, gt=0, lt=1)
-    #: MAE, RMSE: a rise of more than this fraction alerts
-    error_margin: float = Field(default=0.2, gt=0)
+    #: a metric alerts when it is worse than the reference by more than ``band_sigmas``
+    #: standard errors at the window's size (from the reference) *and* by at least
+    #: ``min_drop``: absolute for accuracy, precision, recall, F1, ROC AUC; a fraction of
+    #: the reference for MAE and RMSE. The same rule judges realized and estimated metrics.
+    min_drop: float = Field(default=0.01, ge=0, lt=1)
+    band_sigmas: float = Field(default=3.0, gt=0, le=10)
+    #: estimate classifiers' metrics per window of predictions, before labels join (CBPE),
+    #: calibrated on the first ``calibration_size`` labelled predictions of each version
+    estimate: bool = True
+    calibration_size: int = Field(default=1000, ge=50, le=1_000_000)
     join_ttl_days: float = Field(default=7.0, gt=0)
     #: how long a label waits for a prediction that has not arrived yet
     label_grace_hours: float = Field(default=1.0, gt=0)
@@ -366,7 +377,9 @@ class RetrainSettings(BaseModel):
     daily_limit: int = Field(default=3, ge=0)
     min_drifted_features: int = Field(default=1, ge=1)
     min_severity: Literal["low", "medium", "high"] = "medium"
-    triggers: list[Literal["data_drift", "model_drift", "performance_drop"]] = [
+    #: ``estimated_performance_drop`` (a drop estimated before labels join) may be added
+    triggers: list[Literal["data_drift", "model_drift", "performance_drop",
+                           "estimated_performance_drop"]] = [
         "data_drift", "model_drift", "performance_drop"]
     #: triggers within this many seconds of an accepted request merge into it
     merge_seconds: float = Field(default=60.0, ge=0)

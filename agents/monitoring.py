@@ -40,10 +40,14 @@ def monitor_config(model: str, namespace: str = "f", kind: str = "data_drift",
         window_size=options["window_size"], window_seconds=options["window_seconds"],
         allowed_lateness_seconds=options["allowed_lateness_seconds"],
         min_window_events=settings.drift.min_window_events, psi_bins=settings.drift.psi_bins,
-        policy=drift.DriftPolicy(alpha=settings.drift.alpha, default=drift.FeaturePolicy(
-            min_psi=settings.drift.min_psi, min_distance=settings.drift.min_distance)),
+        policy=drift.DriftPolicy(
+            alpha=settings.drift.alpha, min_sample=settings.drift.min_window_events,
+            default=drift.FeaturePolicy(min_psi=settings.drift.min_psi,
+                                        min_distance=settings.drift.min_distance,
+                                        min_missing_delta=settings.drift.min_missing_delta)),
         alert_policy=AlertPolicy(k=options["alert_k"], m=options["alert_m"]),
         detectors=tuple(options["detectors"]), metric_features=metric_features,
+        detector_budget=settings.drift.detector_false_alarms_per_100k,
     )
 
 

@@ -7,7 +7,9 @@ from functools import cache
 import faust
 
 from agents.monitoring import apply_and_publish, decode_batch
+from drift.performance import DropRule
 from faust_app import app, settings
+from monitors.estimation import EstimationConfig
 from monitors.performance import PerformanceConfig, PerformanceMonitor
 from schemas.events import LabelledPredictionEvent
 from streams.gaps import guarded_batches
@@ -16,10 +18,26 @@ from streams.topics import labelled_predictions_topic
 
 
 @cache
+def estimation_config() -> EstimationConfig | None:
+    """Estimation without labels, shared by this agent (calibration) and the predictions
+    agent (estimates); None when ``PERFORMANCE__ESTIMATE`` is off."""
+    if not settings.performance.estimate:
+        return None
+    return EstimationConfig(app_id=settings.app_id, window_size=settings.performance.window_size,
+                            calibration_size=settings.performance.calibration_size,
+                            rule=drop_rule())
+
+
+def drop_rule() -> DropRule:
+    return DropRule(sigmas=settings.performance.band_sigmas,
+                    min_drop=settings.performance.min_drop)
+
+
+@cache
 def performance_config(model: str) -> PerformanceConfig:
     return PerformanceConfig(
         app_id=settings.app_id, window_size=settings.performance.window_size,
-        margin=settings.performance.margin, error_margin=settings.performance.error_margin,
+        rule=drop_rule(), estimation=estimation_config(),
         recent_ids=max(2000, 4 * settings.drift.batch_size))
 
 

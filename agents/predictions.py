@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import faust
 from faust.types import EventT
@@ -16,8 +16,12 @@ from agents.monitoring import (
     origin_of,
     utc,
 )
+from agents.performance import estimation_config
 from faust_app import app, settings
-from monitors.drift_monitor import Observation
+from monitors.buffered import BufferedStore
+from monitors.drift_monitor import MonitorOutput, Observation
+from monitors.estimation import EstimationConfig, PerformanceEstimator
+from monitors.estimation import PredictionIn as EstimateIn
 from monitors.label_join import LabelJoin, PredictionIn, SourceRef
 from schemas.events import PredictionEvent
 from streams.gaps import guarded_batches
@@ -34,6 +38,18 @@ def model_signal(record: PredictionEvent) -> dict[str, object]:
     return signal
 
 
+def estimating(step: Callable[[BufferedStore], MonitorOutput], model: str, version: str,
+               config: EstimationConfig, batch: list[EstimateIn],
+               ) -> Callable[[BufferedStore], MonitorOutput]:
+    """``step``, then this batch's predictions into the estimator (same state, one commit)."""
+    def both(store: BufferedStore) -> MonitorOutput:
+        out = step(store)
+        out.extend(PerformanceEstimator(store, config).apply(model, version, batch))
+        return out
+
+    return both
+
+
 async def process_batch(events: Sequence[EventT]) -> None:
     groups = await decode_batch(events, PredictionEvent, predictions_topic)
     by_model: dict[str, list[tuple[EventT, PredictionEvent]]] = {}
@@ -43,8 +59,13 @@ async def process_batch(events: Sequence[EventT]) -> None:
                                     origin=origin_of(e))
                         for e, r in items]
         config = monitor_config(model, "p", "model_drift", ("confidence",))
-        if await apply_and_publish(model, items, monitor_step(model, version, observations, config),
-                                   "model-drift monitor"):
+        step = monitor_step(model, version, observations, config)
+        estimation = estimation_config()
+        if estimation is not None:
+            step = estimating(step, model, version, estimation, [
+                EstimateIn(e.message.offset, utc(r.timestamp), r.prediction, r.probabilities)
+                for e, r in items])
+        if await apply_and_publish(model, items, step, "model-drift monitor"):
             by_model.setdefault(model, []).extend(items)
     for model, items in by_model.items():
         items.sort(key=lambda item: item[0].message.offset)

@@ -11,6 +11,7 @@ from agents.monitoring import monitor_config
 from faust_app import app, settings
 from monitors.buffered import BufferedStore
 from monitors.drift_monitor import FeatureMonitor
+from monitors.estimation import set_calibration
 from schemas.events import ReferenceProfileEvent, decode
 from schemas.spec import InvalidEvent
 from streams.deadletters import send_dead_letter
@@ -42,6 +43,13 @@ async def set_reference(event: EventT) -> None:
         await send_dead_letter(event, "reference profiles must be keyed by model_name")
         return
     store = BufferedStore(TableStore(event))
+    calibration = record.profile.get("calibration")
+    if calibration is not None:  # `driftline reference set --target`: estimation's reference
+        try:
+            set_calibration(store, record.model_name, record.model_version, calibration)
+        except ValueError as exc:
+            await send_dead_letter(event, f"calibration: {exc}")
+            return
     FeatureMonitor(store, monitor_config(record.model_name)).set_reference(
         record.model_name, record.model_version, event.message.partition, profiles,
         record.event_id)

@@ -54,6 +54,13 @@ class LivenessOut(BaseModel):
 
 # --- drift ------------------------------------------------------------------------------
 
+class TestOut(BaseModel):
+    statistic: float | None
+    p_value: float | None
+    effect: float | None = None
+    drifted: bool | None = Field(default=None, description="This test's own verdict.")
+
+
 class DriftResultOut(_Row):
     event_id: uuid.UUID
     timestamp: datetime
@@ -75,6 +82,8 @@ class DriftResultOut(_Row):
     reference_size: int
     current_size: int
     missing_share: float | None
+    tests: dict[str, TestOut] | None = Field(
+        default=None, description="Every test the registry ran on the window: name -> result.")
 
 
 class LatestDriftOut(BaseModel):
@@ -82,11 +91,6 @@ class LatestDriftOut(BaseModel):
     as_of: datetime
     drifted_features: int
     results: list[DriftResultOut] = Field(description="The latest result per (kind, feature).")
-
-
-class TestOut(BaseModel):
-    statistic: float | None
-    p_value: float | None
 
 
 class MissingShareOut(BaseModel):
@@ -97,6 +101,7 @@ class MissingShareOut(BaseModel):
 class FeatureReportOut(BaseModel):
     name: str
     kind: Literal["numeric", "categorical"]
+    status: Literal["tested", "insufficient_data", "absent"] = "tested"
     drifted: bool
     severity: Severity
     p_value_adjusted: float | None
@@ -111,18 +116,30 @@ class DetectReportOut(BaseModel):
     drifted_share: float
     alpha: float
     features: list[FeatureReportOut]
+    new_features: list[str] = Field(default_factory=list,
+                                    description="Columns only the current file has.")
 
 
 # --- performance and analytics -----------------------------------------------------------
 
 class PerformanceTrendPoint(BaseModel):
+    """Realized (on joined labels) and estimated (CBPE, before labels) side by side."""
+
     bucket_start: datetime
     model_version: str
-    windows: int
+    windows: int = Field(description="Windows measured on joined labels.")
     samples: int
     mean: float | None
     min: float | None
     max: float | None
+    estimated_windows: int = Field(default=0, description="Windows estimated without labels.")
+    estimated_samples: int = 0
+    estimated_mean: float | None = None
+    estimated_min: float | None = None
+    estimated_max: float | None = None
+    estimated_lower: float | None = Field(default=None,
+                                          description="Lowest lower bound of the estimates.")
+    estimated_upper: float | None = None
 
 
 class PerformanceComparisonRow(BaseModel):

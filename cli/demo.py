@@ -87,6 +87,16 @@ def truth(features: dict[str, Any], changed: bool) -> str:
     return "yes" if score > 0 else "no"
 
 
+def outcome(features: dict[str, Any], changed: bool, rng: random.Random) -> str:
+    """A customer's real outcome: "yes" with probability sigmoid(4 × the world's score), so
+    the closer to the boundary, the less certain — and crowding there costs accuracy even
+    before the rule changes."""
+    score = (features["x2"] - 0.5 * features["x1"] + (0.3 if features["region"] == "east" else 0)
+             if changed else
+             features["x1"] + 0.5 * features["x2"] + (0.3 if features["region"] == "north" else 0))
+    return "yes" if rng.random() < 1 / (1 + math.exp(-4 * score)) else "no"
+
+
 def _noisy(label: str, rng: random.Random, rate: float = 0.05) -> str:
     """Real labels are noisy: a few are wrong whatever the model does."""
     return label if rng.random() >= rate else ("no" if label == "yes" else "yes")
@@ -114,8 +124,10 @@ def traffic(model: str, n: int, shift_at: int, seed: int = 42) -> Iterator[tuple
         changed = i >= shift_at
         when = (now - timedelta(days=2) + timedelta(seconds=10 * i) if not changed
                 else now - timedelta(hours=3) + timedelta(seconds=3 * (i - shift_at)))
-        features = {"x1": round(rng.gauss(0.8 if changed else 0.0, 1.0), 4),
-                    "x2": round(rng.gauss(0.0, 1.0), 4),
+        x1, x2 = rng.gauss(0.0, 1.0), rng.gauss(0.0, 1.0)
+        if changed:  # new customers crowd where the champion is unsure (x1 + x2/2 near 0)
+            x1 = -0.5 * x2 + 0.35 * x1
+        features = {"x1": round(x1, 4), "x2": round(x2, 4),
                     "region": rng.choices(REGIONS, weights=(1, 1, 3, 1) if changed else (2, 1, 1, 1))[0]}
         p_yes = champion_probability(features)
         base = {"schema_version": 1, "model_name": model, "model_version": "1",
@@ -126,10 +138,11 @@ def traffic(model: str, n: int, shift_at: int, seed: int = 42) -> Iterator[tuple
                               "prediction": "yes" if p_yes > 0.5 else "no",
                               "probabilities": {"yes": p_yes, "no": round(1 - p_yes, 6)},
                               "features": features}
-        labels.append((i + rng.randrange(20, 120), {
+        # outcomes are known a while later: more than a window of predictions
+        labels.append((i + rng.randrange(600, 1100), {
             **base, "event_id": _event_id(model, rng),
             "timestamp": (when + timedelta(minutes=20)).isoformat(),
-            "prediction_event_id": prediction_id, "label": _noisy(truth(features, changed), rng),
+            "prediction_event_id": prediction_id, "label": outcome(features, changed, rng),
             "prediction_timestamp": when.isoformat()}))
         while labels and labels[0][0] <= i:  # labels arrive a while later, roughly in order
             yield "labels", labels.pop(0)[1]
@@ -162,12 +175,17 @@ async def produce_traffic(broker: str, prefix: str, model: str,
 # -- what driftline did -------------------------------------------------------------------------
 def _describe_drift(record: dict[str, Any], windows: dict[tuple, list], tell: Narrator,
                     thresholds: Any) -> None:
-    if record["kind"] == "performance_drop" and record["test"] == "margin":
-        if record.get("alert") == "fired":
-            tell.line(click.style(f"  performance {record['feature']} fell to "
-                                  f"{record['statistic']:.3f} (reference "
-                                  f"{record['tests']['reference']['statistic']:.3f}) ALERT",
-                                  fg="red", bold=True))
+    if record["kind"] in ("performance_drop", "estimated_performance_drop") \
+            and record["test"] == "drop_rule":
+        if record.get("alert") == "fired" and record["feature"] == "accuracy":
+            estimated = record["kind"] == "estimated_performance_drop"
+            tell.line(click.style(
+                f"  {'estimated' if estimated else 'labels confirm:'} accuracy fell to "
+                f"{record['statistic']:.3f} (reference {record['tests']['reference']['statistic']:.3f})"
+                f" on {'predictions' if estimated else 'labelled predictions'} "
+                f"{record['window_start_seq']}-{record['window_end_seq']}"
+                + (", before any of their labels (CBPE)" if estimated else "") + " ALERT",
+                fg="red", bold=True))
         return
     if record["test"] not in WINDOW_TESTS:
         return
@@ -188,6 +206,8 @@ async def _follow(broker: str, prefix: str, tell: Narrator, thresholds: Any,
                                 auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     windows: dict[tuple, list] = {}
+    decision: dict[str, Any] | None = None
+    fired: set[str] = set()  # which accuracy drops (estimated, realized) were shown
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -196,14 +216,22 @@ async def _follow(broker: str, prefix: str, tell: Narrator, thresholds: Any,
                     record = orjson.loads(message.value)
                     if message.topic.endswith("drift-events"):
                         _describe_drift(record, windows, tell, thresholds)
+                        if record["feature"] == "accuracy" and record.get("alert") == "fired":
+                            fired.add(record["kind"])
                         continue
                     tell.loop_record(message.topic, record)
                     if message.topic.endswith("promotion-events"):
-                        return dict(record)
+                        decision = dict(record)
+                        # labels confirm an estimated drop later than the loop acts on inputs:
+                        # wait a little for that confirmation, then stop
+                        deadline = min(deadline, time.monotonic() + 30)
                     if message.topic.endswith("training-jobs") and record["status"] in (
                             "failed", "cancelled"):
                         return None
-        return None
+            if decision is not None and ("performance_drop" in fired
+                                         or "estimated_performance_drop" not in fired):
+                return decision
+        return decision
     finally:
         tell.flush()
         await consumer.stop()

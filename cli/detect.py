@@ -5,9 +5,10 @@ current data is CSV or Parquet. Both go through :func:`drift.compare`, the funct
 stream worker calls at every window close.
 
 A TOML config (``--config``) may set, at the top level, ``alpha``, ``dataset_share``,
-``bins`` and the thresholds ``min_psi``, ``min_distance``, ``medium_psi``, ``high_psi``;
-and per column, under ``[columns.NAME]``, ``kind``, ``tests``, ``bins``, ``ignore`` and
-the same thresholds::
+``bins``, ``min_sample`` and any threshold a registered test reads (``min_psi``,
+``min_distance``, ``medium_psi``, ``high_psi``, ``min_missing_delta``,
+``high_missing_delta``: :data:`drift.stattests.THRESHOLDS`); and per column, under
+``[columns.NAME]``, ``kind``, ``tests``, ``bins``, ``ignore`` and the same thresholds::
 
     alpha = 0.01
     [columns.age]
@@ -38,10 +39,15 @@ if TYPE_CHECKING:
 
 EXIT_DRIFT = 3
 DEFAULT_BINS = 10
+DEFAULT_MIN_SAMPLE = 30
 WORKERS = min(4, os.cpu_count() or 1)
-THRESHOLDS = ("min_psi", "min_distance", "medium_psi", "high_psi")
-_TOP_KEYS = {"alpha", "dataset_share", "bins", *THRESHOLDS, "columns"}
-_COLUMN_KEYS = {"kind", "tests", "bins", "ignore", *THRESHOLDS}
+
+
+def thresholds() -> tuple[str, ...]:
+    """Every threshold the registered tests read: what a config may set."""
+    from drift.stattests import THRESHOLDS
+
+    return tuple(THRESHOLDS)
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,8 @@ class DetectConfig:
     dataset_share: float = 0.5
     #: PSI bins for every column (``None``: not set, the default of 10).
     bins: int | None = None
+    #: rows each side needs before a column is tested (fewer: ``insufficient_data``)
+    min_sample: int = DEFAULT_MIN_SAMPLE
     thresholds: dict[str, float] = field(default_factory=dict)
     columns: dict[str, ColumnConfig] = field(default_factory=dict)
     source: Path | None = None
@@ -81,7 +89,7 @@ class DetectConfig:
             if column.tests is not None or column.thresholds:
                 features[name] = FeaturePolicy(tests=column.tests,
                                                **{**self.thresholds, **column.thresholds})
-        return DriftPolicy(self.alpha, self.dataset_share, default, features)
+        return DriftPolicy(self.alpha, self.dataset_share, default, features, self.min_sample)
 
 
 def single_threaded_blas() -> None:
@@ -106,7 +114,9 @@ def load_config(path: Path | None) -> DetectConfig:
         raise BadInput(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise BadInput(f"{path}: not valid TOML: {error}") from None
-    _only_keys(path, data, _TOP_KEYS, "the top level")
+    names = thresholds()
+    _only_keys(path, data, {"alpha", "dataset_share", "bins", "min_sample", *names, "columns"},
+               "the top level")
     columns_table = data.get("columns", {})
     if not isinstance(columns_table, dict):
         raise BadInput(f"{path}: 'columns' must be a table of [columns.NAME] sections")
@@ -115,8 +125,9 @@ def load_config(path: Path | None) -> DetectConfig:
         alpha=_number(path, data, "alpha", "the top level", 0.05),
         dataset_share=_number(path, data, "dataset_share", "the top level", 0.5),
         bins=_bins(path, data, "the top level"),
+        min_sample=_min_sample(path, data),
         thresholds={
-            k: _number(path, data, k, "the top level", 0.0) for k in THRESHOLDS if k in data
+            k: _number(path, data, k, "the top level", 0.0) for k in names if k in data
         },
         columns=columns,
         source=path,
@@ -132,7 +143,8 @@ def _column_config(path: Path, name: str, body: Any) -> ColumnConfig:
     where = f"[columns.{name}]"
     if not isinstance(body, dict):
         raise BadInput(f"{path}: {where} must be a table")
-    _only_keys(path, body, _COLUMN_KEYS, where)
+    names = thresholds()
+    _only_keys(path, body, {"kind", "tests", "bins", "ignore", *names}, where)
     kind = body.get("kind")
     if kind not in (None, "numeric", "categorical"):
         raise BadInput(f"{path}: {where} kind must be \"numeric\" or \"categorical\", got {kind!r}")
@@ -149,7 +161,7 @@ def _column_config(path: Path, name: str, body: Any) -> ColumnConfig:
         bins=_bins(path, body, where),
         ignore=ignore,
         tests=None if tests is None else tuple(tests),
-        thresholds={k: _number(path, body, k, where, 0.0) for k in THRESHOLDS if k in body},
+        thresholds={k: _number(path, body, k, where, 0.0) for k in names if k in body},
     )
 
 
@@ -164,6 +176,13 @@ def _number(path: Path, data: dict[str, Any], key: str, where: str, default: flo
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadInput(f"{path}: {key} in {where} must be a number")
     return float(value)
+
+
+def _min_sample(path: Path, data: dict[str, Any]) -> int:
+    value = data.get("min_sample", DEFAULT_MIN_SAMPLE)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadInput(f"{path}: min_sample in the top level must be an integer >= 1")
+    return value
 
 
 def _bins(path: Path, data: dict[str, Any], where: str) -> int | None:
@@ -269,26 +288,31 @@ def run_detect(reference_path: Path, current_path: Path, config: DetectConfig,
                inputs: dict[str, Any] | None = None) -> DatasetReport:
     """Everything ``detect`` does short of printing, for tests and the benchmark.
 
-    ``inputs``, when given, receives what was compared (``profiles``, ``values``,
-    ``policy``), for the HTML report's charts.
+    A reference column the current file lacks is reported ``absent`` (drifted, high); a
+    current column the reference lacks is listed in ``new_features``. ``inputs``, when
+    given, receives what was compared (``profiles``, ``values``, ``policy``), for the HTML
+    report's charts.
     """
+    from dataclasses import replace
+
     from cli.tabular import read_table
     from drift import compare
 
     reference = read_reference(reference_path)
     current = Side(current_path, table=read_table(current_path))
     in_current = set(current.columns)
-    common = [name for name in reference.columns if name in in_current]
-    if not common:
+    in_reference = set(reference.columns)
+    if not in_current & in_reference:
         raise BadInput(f"{reference_path} and {current_path} have no column in common")
     for name, column in config.columns.items():
-        if name not in common and not column.ignore:
+        if name not in in_reference and not column.ignore:
             raise BadInput(f"{config.where(name)}: column '{name}' is not in both "
                            f"{reference_path} and {current_path}")
-    names = [name for name in common if not config.column(name).ignore]
+    names = [name for name in reference.columns if not config.column(name).ignore]
     if not names:
         raise BadInput("every common column is ignored by --config; nothing to compare")
-    kinds = {name: resolve_kind(name, reference, current, config) for name in names}
+    kinds = {name: resolve_kind(name, reference, current if name in in_current else None, config)
+             for name in names}
     policy = config.policy(names)
     for name in names:
         try:
@@ -306,51 +330,16 @@ def run_detect(reference_path: Path, current_path: Path, config: DetectConfig,
     else:
         # In memory, so keep every value: KS stays exact however large the file.
         profiles = build_profiles(reference, names, kinds, config, exact_limit=None)
-    values = {name: column_values(current, name, kinds[name]) for name in names}
-    _note_unmatched(reference, current, set(common))  # after the last chance of bad input
+    values = {name: column_values(current, name, kinds[name]) for name in names
+              if name in in_current}
+    new = tuple(name for name in current.columns
+                if name not in in_reference and not config.column(name).ignore)
     if inputs is not None:
         inputs.update(profiles=profiles, values=values, policy=policy)
     try:
-        return compare(profiles, values, policy, workers=WORKERS)
+        return replace(compare(profiles, values, policy, workers=WORKERS), new_features=new)
     except ValueError as error:
         raise BadInput(f"{current_path}: {error}") from None
-
-
-def _note_unmatched(reference: Side, current: Side, common: set[str]) -> None:
-    for side in (reference, current):
-        only = [name for name in side.columns if name not in common]
-        if only:
-            click.echo(f"driftline: note: ignoring column(s) only in {side.path}: "
-                       f"{', '.join(only)}", err=True)
-
-
-def format_text(report: DatasetReport) -> str:
-    """A fixed-width table, one feature a row, and a verdict line."""
-    header = ("feature", "kind", "drift", "severity", "p_adj", "test", "stat", "psi",
-              "distance", "missing ref", "missing cur")
-    rows = [header]
-    for f in report.features:
-        hypothesis = next((t for t in ("ks", "chi2") if t in f.tests), None)
-        distance = next((f.tests[t] for t in ("wasserstein", "jensen_shannon") if t in f.tests),
-                        None)
-        rows.append((
-            f.name, f.kind, "yes" if f.drifted else "no", f.severity,
-            f"{f.p_value_adjusted:.3g}",
-            hypothesis or "-",
-            f"{f.tests[hypothesis].statistic:.4g}" if hypothesis else "-",
-            f"{f.tests['psi'].statistic:.4f}" if "psi" in f.tests else "-",
-            f"{distance.statistic:.4f}" if distance else "-",
-            f"{f.missing_share_reference:.1%}", f"{f.missing_share_current:.1%}",
-        ))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
-    drifted = sum(f.drifted for f in report.features)
-    lines.append("")
-    lines.append(f"dataset drift: {'YES' if report.dataset_drift else 'no'} — {drifted} of "
-                 f"{len(report.features)} features drifted ({report.drifted_share:.0%}), "
-                 f"alpha {report.alpha:g} (Benjamini–Hochberg)")
-    return "\n".join(lines)
 
 
 @click.command(name="detect")
@@ -367,10 +356,17 @@ def format_text(report: DatasetReport) -> str:
 @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the report to this file instead of stdout.")
 @click.option("--fail-on-drift", is_flag=True,
-              help=f"Exit with status {EXIT_DRIFT} when the dataset drifted.")
+              help=f"Exit with status {EXIT_DRIFT} when the dataset drifted or a reference "
+                   "column is absent from the current data.")
 def detect(reference: Path, current: Path, config_path: Path | None, output: str,
            out: Path | None, fail_on_drift: bool) -> None:
-    """Compare CURRENT data with a REFERENCE and report drift per column."""
+    """Compare CURRENT data with a REFERENCE and report drift per column.
+
+    Every test in the registry runs where it applies (KS or chi², PSI, Wasserstein or
+    Jensen–Shannon, the missing share); a column the current data lacks is drifted (high),
+    one only the current data has is listed as new, and a column with fewer than
+    ``min_sample`` rows (30) on a side is reported as too small to test.
+    """
     from cli.report_output import html_report, write_report
 
     single_threaded_blas()
@@ -381,7 +377,11 @@ def detect(reference: Path, current: Path, config_path: Path | None, output: str
     elif output == "html":
         text = html_report(report, inputs, reference, current)
     else:
+        from cli.detect_text import format_text
+
         text = format_text(report)
     write_report(text, out)
-    if fail_on_drift and report.dataset_drift:
+    # a column the current data lacks breaks whatever reads it: a gate fails on it alone
+    if fail_on_drift and (report.dataset_drift
+                          or any(f.status == "absent" for f in report.features)):
         raise click.exceptions.Exit(EXIT_DRIFT)

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trainer": ("cli.trainer_cmd:trainer", "Serve the reference training service."),
     "model": ("cli.model_cmd:model", "Bootstrap a champion, roll back, show aliases."),
     "detect": ("cli.detect:detect", "Compare a current table with a reference and report drift."),
+    "estimate": ("cli.estimate:estimate", "Estimate a model's performance on data without labels."),
     "profile": ("cli.profile:profile", "Save a reference table's profile for `detect`."),
     "reference": ("cli.reference:reference", "Set the reference a model version is tested against."),
 }

@@ -17,7 +17,36 @@ from cli.helptext import WholeHelpGroup
 from cli.settings_util import load_settings
 
 
-def _document(path: Path, config_path: Path | None, limit: int) -> tuple[dict[str, Any], str]:
+def _calibration(path: Path, target: str, prediction: str, proba: tuple[str, ...],
+                 positive_label: str | None, window_size: int) -> dict[str, Any]:
+    """Estimation's reference from a labelled file: the isotonic calibration and the
+    reference metrics with their spread at the stream's window size."""
+    from cli.estimate import _class_index, _labels, _probabilities, resolve_task
+    from cli.tabular import read_table
+    from drift.estimation import classification_baseline, fit_calibration
+
+    table = read_table(path)
+    for name in (target, prediction):
+        if name not in table.column_names:
+            raise BadInput(f"{path}: no column '{name}'")
+    task = resolve_task(table, path, target, prediction, proba, positive_label)
+    if task.problem == "regression":
+        raise BadInput("--target calibrates classifiers on the stream: give their --proba "
+                       "column(s); regressors are estimated with `driftline estimate`")
+    labels = _class_index(_labels(table, path, target), task, path, target)
+    predicted = _class_index(_labels(table, path, prediction), task, path, prediction)
+    raw = _probabilities(table, path, task)
+    positive = 1 if task.problem == "binary" else None
+    scores = raw[:, 0] if positive is not None else raw
+    calibration = fit_calibration(scores, [task.classes[i] for i in labels], task.classes,
+                                  task.positive)
+    baseline = classification_baseline(labels, predicted, scores, len(task.classes), positive,
+                                       window_size)
+    return {"calibration": calibration.to_dict(), "baseline": baseline.to_dict()}
+
+
+def _document(path: Path, config_path: Path | None, limit: int,
+              exclude: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
     """The profile document for FILE, with exact values only when the message stays small."""
     import orjson
 
@@ -29,7 +58,8 @@ def _document(path: Path, config_path: Path | None, limit: int) -> tuple[dict[st
     if side.profiles is not None:
         profiles = dict(side.profiles)
     else:
-        names = [name for name in side.columns if not config.column(name).ignore]
+        names = [name for name in side.columns
+                 if not config.column(name).ignore and name not in exclude]
         if not names:
             raise BadInput(f"{path}: no columns to profile")
         kinds = {name: resolve_kind(name, side, None, config) for name in names}
@@ -77,7 +107,17 @@ def reference() -> None:
               help="A CSV or Parquet file of reference rows, or a profile from `driftline profile`.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help="TOML file with kinds, bins and ignored columns (as for `driftline detect`).")
-def set_reference(model: str, version: str, source: Path, config_path: Path | None) -> None:
+@click.option("--target", default=None,
+              help="The file is labelled: calibrate the version's performance estimation on "
+                   "it (classifiers; with --prediction and --proba as for `driftline estimate`).")
+@click.option("--prediction", default=None, help="With --target: the prediction column.")
+@click.option("--proba", multiple=True,
+              help="With --target: the positive class's probability column (binary), or "
+                   "CLASS=COLUMN per class (multiclass).")
+@click.option("--positive-label", default=None, help="With --target: the positive class.")
+def set_reference(model: str, version: str, source: Path, config_path: Path | None,
+                  target: str | None, prediction: str | None, proba: tuple[str, ...],
+                  positive_label: str | None) -> None:
     """Freeze FILE as the reference MODEL VERSION's windows are tested against.
 
     The worker applies it to the version's state as soon as it reads it: collected reference
@@ -94,7 +134,21 @@ def set_reference(model: str, version: str, source: Path, config_path: Path | No
     if not source.is_file():
         raise BadInput(f"{source}: no such file")
     limits = settings.limits.for_events(profile=True)
-    document, note = _document(source, config_path, limits.max_payload_bytes)
+    calibration = None
+    exclude: tuple[str, ...] = ()
+    if target is not None:
+        if prediction is None or not proba:
+            raise BadInput("--target needs --prediction and --proba")
+        calibration = _calibration(source, target, prediction, proba, positive_label,
+                                   settings.performance.window_size)
+        # the label and the model's outputs are not inputs: they stay out of the profile
+        exclude = (target, prediction, *(p.partition("=")[2] or p for p in proba))
+    elif prediction is not None or proba or positive_label is not None:
+        raise BadInput("--prediction, --proba and --positive-label go with --target")
+    document, note = _document(source, config_path, limits.max_payload_bytes, exclude)
+    if calibration is not None:
+        document["calibration"] = calibration
+        note += ", with the calibration of performance estimation"
     record = ReferenceProfileEvent(
         event_id=str(uuid.uuid4()), schema_version=SCHEMA_VERSION, model_name=model,
         model_version=version, timestamp=datetime.now(UTC).isoformat(), profile=document)

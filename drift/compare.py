@@ -1,23 +1,26 @@
 """The one entry point: reference profiles against current values, under a policy.
 
 The batch ``driftline detect`` and the stream worker both call :func:`compare`, so a
-window and a file are judged by the same code.
+window and a file are judged by the same code. Nothing here names a test: what each test's
+verdict means, which one is primary and how severity is rated come from the registry,
+:mod:`drift.stattests`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import numpy as np
 
 from drift.policy import DriftPolicy, FeaturePolicy, benjamini_hochberg
 from drift.profile import CategoricalProfile, NumericProfile, Profile
-from drift.results import DatasetReport, FeatureReport, Severity, TestResult
+from drift.results import SEVERITY_ORDER, DatasetReport, FeatureReport, Severity, Status, TestResult
 from drift.stattests import (
-    HYPOTHESIS_TESTS,
+    HEADLINE_TEST,
+    PRIMARY_TEST,
     TESTS,
     CategoricalComparison,
     Comparison,
@@ -32,10 +35,12 @@ class _Tested:
     """A feature after its tests ran, before the table-wide BH adjustment."""
 
     name: str
-    comparison: Comparison
+    profile: Profile
+    comparison: Comparison | None
     policy: FeaturePolicy
     tests: Mapping[str, TestResult]
     p_value: float | None
+    status: Status = "tested"
 
 
 def compare(
@@ -55,7 +60,8 @@ def compare(
         For a numeric feature a float array (NaN, ±inf: missing); for a categorical one a
         sequence of str or None (None, NaN, "": missing), or those values already counted
         as a mapping of category to count (``None`` for missing). Keys not in
-        ``reference`` are ignored; a reference feature absent here is a ``ValueError``.
+        ``reference`` are reported as ``new_features``; a reference feature absent here is
+        reported ``absent``: drifted, severity high.
     policy : DriftPolicy, optional
         Thresholds; defaults to ``DriftPolicy()``.
     workers : int
@@ -68,11 +74,16 @@ def compare(
 
     Notes
     -----
-    A feature with no observed values on one side cannot be tested. If the other side had
+    A feature with fewer than ``policy.min_sample`` rows on a side is ``insufficient_data``:
+    no test runs, it is not drifted and stays out of the drifted share. A feature with no
+    observed values on one side cannot have its distribution tested. If the other side had
     values, the feature has plainly changed: it is reported drifted, severity high, with an
-    adjusted p-value of 0 and no test results. If neither side had values it is not
-    drifted, adjusted p-value 1. Such features stay out of the BH adjustment but count in
-    the drifted share.
+    adjusted p-value of 0 and no distribution tests (the missing-share signal still runs).
+    If neither side had values it is not drifted, adjusted p-value 1. Such features stay out
+    of the BH adjustment but count in the drifted share.
+
+    p-values are adjusted per family across the table: the primary tests together, and each
+    ``signal`` test (the missing share) on its own.
 
     Examples
     --------
@@ -92,30 +103,46 @@ def compare(
 
     def run(item: tuple[str, Profile]) -> _Tested:
         name, profile = item
-        return _run_tests(name, profile, current, policy.for_feature(name), policy.alpha)
+        return _run_tests(name, profile, current, policy.for_feature(name), policy)
 
     if workers > 1 and len(reference) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             tested = list(pool.map(run, reference.items()))
     else:
         tested = [run(item) for item in reference.items()]
-    testable = [row for row in tested if row.p_value is not None]
-    adjusted = dict(
-        zip(
-            (row.name for row in testable),
-            benjamini_hochberg([row.p_value for row in testable if row.p_value is not None]),
-            strict=True,
-        )
-    )
-    features = tuple(_decide(row, adjusted.get(row.name), policy.alpha) for row in tested)
-    drifted = sum(feature.drifted for feature in features)
-    share = drifted / len(features) if features else 0.0
+    adjusted = _adjust(tested)
+    features = tuple(_decide(row, adjusted, policy.alpha) for row in tested)
+    counted = [feature for feature in features if feature.status != "insufficient_data"]
+    drifted = sum(feature.drifted for feature in counted)
+    share = drifted / len(counted) if counted else 0.0
     return DatasetReport(
-        dataset_drift=bool(features) and share >= policy.dataset_share,
+        dataset_drift=bool(counted) and share >= policy.dataset_share,
         drifted_share=share,
         alpha=policy.alpha,
         features=features,
+        new_features=tuple(name for name in current if name not in reference),
     )
+
+
+def _adjust(tested: Sequence[_Tested]) -> dict[tuple[str, str], float]:
+    """BH-adjusted p-values by (feature, test): the primary tests as one family, each signal
+    test as a family of its own."""
+    families: dict[str, list[tuple[str, str, float]]] = {}
+    for row in tested:
+        for test, result in row.tests.items():
+            role = TESTS[test].role
+            if role == "effect" or result.p_value is None:
+                continue
+            if role == "hypothesis" and row.p_value is None:
+                continue
+            family = "primary" if role == "hypothesis" else test
+            families.setdefault(family, []).append((row.name, test, result.p_value))
+    adjusted: dict[tuple[str, str], float] = {}
+    for members in families.values():
+        values = benjamini_hochberg([p for _, _, p in members])
+        adjusted.update({(name, test): p for (name, test, _), p in zip(members, values,
+                                                                       strict=True)})
+    return adjusted
 
 
 def _run_tests(
@@ -123,10 +150,10 @@ def _run_tests(
     profile: Profile,
     current: Mapping[str, CurrentValues],
     policy: FeaturePolicy,
-    alpha: float,
+    table: DriftPolicy,
 ) -> _Tested:
     if name not in current:
-        raise ValueError(f"feature '{name}': no current values")
+        return _Tested(name, profile, None, policy, MappingProxyType({}), None, "absent")
     values = current[name]
     comparison: Comparison
     try:
@@ -142,45 +169,90 @@ def _run_tests(
         names = policy.tests_for(profile.kind)
     except ValueError as error:
         raise ValueError(f"feature '{name}': {error}") from None
-    if not comparison.testable:
-        return _Tested(name, comparison, policy, MappingProxyType({}), None)
-    results = {test: TESTS[test](comparison, policy, alpha) for test in names}
-    p_value = next(r.p_value for t, r in results.items() if t in HYPOTHESIS_TESTS)
-    return _Tested(name, comparison, policy, MappingProxyType(results), p_value)
+    if min(profile.n, comparison.n_current) < table.min_sample:
+        return _Tested(name, profile, comparison, policy, MappingProxyType({}), None, "insufficient_data")
+    testable = comparison.testable
+    results = {test: TESTS[test].run(comparison, policy, table.alpha) for test in names
+               if testable or not TESTS[test].needs_values}
+    primary = results.get(PRIMARY_TEST[profile.kind])
+    p_value = primary.p_value if primary is not None else None
+    return _Tested(name, profile, comparison, policy, MappingProxyType(results), p_value)
 
 
-def _decide(row: _Tested, adjusted: float | None, alpha: float) -> FeatureReport:
+def _decide(row: _Tested, adjusted: Mapping[tuple[str, str], float], alpha: float,
+            ) -> FeatureReport:
     comparison = row.comparison
+    if comparison is None:  # absent from the current data
+        return _absent(row)
     reference = comparison.reference
+    kind = reference.kind
+    tests = dict(row.tests)
+    # a signal's verdict stands only if it survives its table-wide adjustment
+    signals = {}
+    for test, result in row.tests.items():
+        if TESTS[test].role == "signal":
+            final = result.drifted and adjusted.get((row.name, test), 1.0) < alpha
+            signals[test] = final
+            if final != result.drifted:
+                tests[test] = replace(result, drifted=final, severity="none")
+    ratings: list[Severity] = []
     drifted: bool
-    severity: Severity
-    if adjusted is None:
-        # Untestable: a side without observed values (see compare's Notes).
+    p_adjusted: float | None = adjusted.get((row.name, PRIMARY_TEST[kind]))
+    if row.status == "insufficient_data":
+        drifted = False
+    elif row.p_value is None:
+        # Untestable distribution: a side without observed values (see compare's Notes).
         reference_seen = _observed_reference(comparison) > 0
         current_seen = _observed_current(comparison) > 0
-        drifted = reference_seen != current_seen and reference.n > 0 and comparison.n_current > 0
-        severity = "high" if drifted else "none"
-        adjusted = 0.0 if drifted else 1.0
+        changed = reference_seen != current_seen and reference.n > 0 and comparison.n_current > 0
+        drifted = changed or any(signals.values())
+        ratings.append("high" if changed else "none")
+        p_adjusted = 0.0 if changed else 1.0
     else:
-        gate = any(
-            result.drifted for test, result in row.tests.items() if test not in HYPOTHESIS_TESTS
-        )
-        drifted = adjusted < alpha and gate
-        severity = row.policy.severity(drifted, row.tests["psi"].statistic)
+        assert p_adjusted is not None
+        moved = p_adjusted < alpha and any(
+            result.drifted for test, result in tests.items() if TESTS[test].role == "effect")
+        drifted = moved or any(signals.values())
+        if moved:
+            ratings += [_rate(test, result, row.policy) for test, result in tests.items()
+                        if TESTS[test].role == "effect"]
+    ratings += [_rate(test, tests[test], row.policy) for test, final in signals.items() if final]
+    severity: Severity = "none"
+    if drifted:
+        severity = max(["low", *ratings], key=SEVERITY_ORDER.index)
+    headline = HEADLINE_TEST[kind]
     return FeatureReport(
         name=row.name,
-        kind=reference.kind,
+        kind=kind,
         drifted=drifted,
         severity=severity,
-        p_value_adjusted=adjusted,
+        p_value_adjusted=p_adjusted,
         missing_share_reference=reference.missing / reference.n if reference.n else 0.0,
         missing_share_current=(
             comparison.missing_current / comparison.n_current if comparison.n_current else 0.0
         ),
-        tests=row.tests,
+        tests=MappingProxyType(tests),
         n_reference=reference.n,
         n_current=comparison.n_current,
+        status=row.status,
+        primary_test=PRIMARY_TEST[kind],
+        effect=tests[headline].statistic if headline in tests else None,
     )
+
+
+def _rate(test: str, result: TestResult, policy: FeaturePolicy) -> Severity:
+    rate = TESTS[test].rate
+    return rate(result, policy) if rate is not None else "none"
+
+
+def _absent(row: _Tested) -> FeatureReport:
+    """A reference column the current data does not have at all: plainly changed."""
+    return FeatureReport(
+        name=row.name, kind=row.profile.kind, drifted=True, severity="high",
+        p_value_adjusted=0.0,
+        missing_share_reference=row.profile.missing / row.profile.n if row.profile.n else 0.0,
+        missing_share_current=1.0, tests=MappingProxyType({}), n_reference=row.profile.n,
+        n_current=0, status="absent", primary_test=PRIMARY_TEST[row.profile.kind], effect=None)
 
 
 def _observed_reference(comparison: Comparison) -> int:

@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import rankdata
@@ -86,3 +87,58 @@ def regression_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str,
         raise ValueError("labels and predictions must be non-empty and the same length")
     error = predictions - labels
     return {"mae": float(np.mean(np.abs(error))), "rmse": float(np.sqrt(np.mean(error**2)))}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """How a window's metric compares with its reference.
+
+    ``drop`` is how much worse it is, in the metric's unit (positive: worse);
+    ``threshold`` what it had to exceed — the larger of the sampling band and the minimum
+    effect; ``band`` the sampling band alone.
+    """
+
+    dropped: bool
+    drop: float
+    threshold: float
+    band: float
+    severity: str
+
+
+@dataclass(frozen=True)
+class DropRule:
+    """One alert rule for performance, realized or estimated: significant *and* material.
+
+    A window's metric has dropped when it is worse than the reference by more than
+    ``sigmas`` standard deviations of the metric at the window's size (the sampling band,
+    from :mod:`drift.estimation.baseline`) **and** by at least ``min_drop`` — absolute for
+    metrics on a 0–1 scale (accuracy, precision, recall, F1, ROC AUC), a fraction of the
+    reference for errors (MAE, RMSE). Severity is ``high`` past twice the threshold.
+
+    Examples
+    --------
+    >>> rule = DropRule(sigmas=3.0, min_drop=0.01)
+    >>> rule.judge("accuracy", 0.915, 0.943, sd=0.0033).dropped  # 2.8 points, n = 5,000
+    True
+    >>> rule.judge("accuracy", 0.915, 0.943, sd=0.0104).dropped  # the same, n = 500
+    False
+    >>> rule.judge("mae", 10.5, 10.0, sd=0.01).dropped  # 5 % worse, well past the band
+    True
+    """
+
+    sigmas: float = 3.0
+    min_drop: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not self.sigmas > 0 or not self.min_drop >= 0:
+            raise ValueError("sigmas must be > 0 and min_drop >= 0")
+
+    def judge(self, metric: str, value: float, reference: float, sd: float) -> Judgement:
+        higher = HIGHER_IS_BETTER[metric]
+        drop = reference - value if higher else value - reference
+        minimum = self.min_drop if higher else self.min_drop * abs(reference)
+        band = self.sigmas * (sd if np.isfinite(sd) else 0.0)
+        threshold = max(band, minimum)
+        dropped = bool(drop > threshold)
+        severity = ("high" if drop > 2 * threshold else "medium") if dropped else "none"
+        return Judgement(dropped, float(drop), float(threshold), float(band), severity)

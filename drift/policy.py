@@ -1,24 +1,32 @@
 """When does a feature drift, and how badly: the decision policy.
 
-A feature drifts when **both** hold:
+A feature drifts when **either** holds:
 
-1. its hypothesis test (KS for numeric, chi² for categorical) is significant after the
-   Benjamini–Hochberg adjustment across the table's features: adjusted p < ``alpha``;
-2. its effect is large enough to matter: PSI ≥ ``min_psi`` **or** the secondary distance
-   (normalised Wasserstein for numeric, Jensen–Shannon for categorical) ≥ ``min_distance``.
+1. its distribution moved: its primary (hypothesis) test — KS for numeric, chi² for
+   categorical — is significant after the Benjamini–Hochberg adjustment across the table's
+   features (adjusted p < ``alpha``) **and** at least one effect size is large enough to
+   matter (PSI ≥ ``min_psi``, or the secondary distance — normalised Wasserstein for numeric,
+   Jensen–Shannon for categorical — ≥ ``min_distance``);
+2. a *signal* test (see :mod:`drift.stattests`) found a change that is significant after its
+   own BH adjustment across the table and material: today the missing share, when it moved
+   by at least ``min_missing_delta``.
 
-The second gate exists because on large samples a p-value flags shifts nobody cares about.
+The effect gate exists because on large samples a p-value flags shifts nobody cares about.
 
-Severity is read from PSI, the one effect measured on the same scale for both kinds:
+Severity is defined only for drifted features (``none`` otherwise) and is the highest rating
+of the tests that made it drift, each on its own scale (the registry's ``rate``):
 
 ========  =====================================================================
-none      the feature did not drift
-low       drifted, PSI < ``medium_psi`` — the secondary distance opened the gate
-medium    drifted, ``medium_psi`` ≤ PSI < ``high_psi`` (0.1 to 0.25 by default)
-high      drifted, PSI ≥ ``high_psi``
+low       a secondary distance opened the gate, PSI < ``medium_psi``
+medium    ``medium_psi`` ≤ PSI < ``high_psi`` (0.1 to 0.25 by default), or the missing
+          share moved by ``min_missing_delta`` to ``high_missing_delta``
+high      PSI ≥ ``high_psi``, the missing share moved ≥ ``high_missing_delta`` (0.2),
+          or the column is absent from the current data
 ========  =====================================================================
 
-The table drifts when the share of drifted features reaches ``dataset_share``.
+The table drifts when the share of drifted features reaches ``dataset_share``. A feature
+with fewer than ``min_sample`` rows on either side is ``insufficient_data``: not tested,
+not drifted, and not counted in the share's denominator.
 """
 
 from __future__ import annotations
@@ -30,51 +38,79 @@ from types import MappingProxyType
 import numpy as np
 
 from drift.results import Kind, Severity
+from drift.stattests import KIND_TESTS, REQUIRED_TESTS, TESTS, THRESHOLDS
+from drift.stattests.psi import rate_psi_value
 
-#: The tests each kind may run; the first is its hypothesis test, which always runs.
-KIND_TESTS: Mapping[Kind, tuple[str, ...]] = MappingProxyType(
-    {"numeric": ("ks", "psi", "wasserstein"), "categorical": ("chi2", "psi", "jensen_shannon")}
-)
-#: PSI always runs too: severity is defined on it.
-REQUIRED_TESTS: Mapping[Kind, tuple[str, ...]] = MappingProxyType(
-    {"numeric": ("ks", "psi"), "categorical": ("chi2", "psi")}
-)
+__all__ = ["KIND_TESTS", "REQUIRED_TESTS", "THRESHOLDS", "DriftPolicy", "FeaturePolicy",
+           "benjamini_hochberg"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class FeaturePolicy:
     """Thresholds for one feature (or the default for all of them).
 
     Parameters
     ----------
     tests : tuple of str, optional
-        Tests to run; ``None`` runs all of the kind's (:data:`KIND_TESTS`). The hypothesis
-        test and PSI cannot be left out (:data:`REQUIRED_TESTS`).
-    min_psi, min_distance : float
-        The effect gate: PSI ≥ ``min_psi`` or secondary distance ≥ ``min_distance``.
-    medium_psi, high_psi : float
-        PSI from which a drifted feature is rated medium, high.
+        Tests to run; ``None`` runs all of the kind's (:data:`KIND_TESTS`). The primary test
+        and PSI cannot be left out (:data:`REQUIRED_TESTS`).
+    **thresholds : float
+        Any threshold a registered test reads (:data:`drift.stattests.THRESHOLDS`), by name:
+        ``min_psi``, ``min_distance``, ``medium_psi``, ``high_psi``, ``min_missing_delta``,
+        ``high_missing_delta``, ...; unset ones keep the registry's defaults. Each is also
+        readable as an attribute (``policy.min_psi``).
+
+    Examples
+    --------
+    >>> FeaturePolicy(min_psi=0.2).threshold("min_psi"), FeaturePolicy().min_distance
+    (0.2, 0.1)
     """
 
-    tests: tuple[str, ...] | None = None
-    min_psi: float = 0.1
-    min_distance: float = 0.1
-    medium_psi: float = 0.1
-    high_psi: float = 0.25
+    tests: tuple[str, ...] | None
+    thresholds: Mapping[str, float]
 
-    def __post_init__(self) -> None:
-        for name in ("min_psi", "min_distance", "medium_psi", "high_psi"):
-            value = getattr(self, name)
+    def __init__(self, tests: tuple[str, ...] | None = None, **thresholds: float) -> None:
+        unknown = sorted(set(thresholds) - set(THRESHOLDS))
+        if unknown:
+            raise ValueError(f"unknown threshold(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(THRESHOLDS)}")
+        for name, value in thresholds.items():
             if not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        if self.medium_psi > self.high_psi:
-            raise ValueError("medium_psi must not exceed high_psi")
-        if self.tests is not None:
-            object.__setattr__(self, "tests", tuple(self.tests))
+        merged = {**THRESHOLDS, **{k: float(v) for k, v in thresholds.items()}}
+        for spec in TESTS.values():
+            if spec.check is not None:
+                spec.check(merged)
+        if tests is not None:
+            tests = tuple(tests)
             known = {name for names in KIND_TESTS.values() for name in names}
-            unknown = [name for name in self.tests if name not in known]
-            if unknown:
-                raise ValueError(f"unknown test(s) {', '.join(unknown)}; known: {sorted(known)}")
+            wrong = [name for name in tests if name not in known]
+            if wrong:
+                raise ValueError(f"unknown test(s) {', '.join(wrong)}; known: {sorted(known)}")
+        object.__setattr__(self, "tests", tests)
+        object.__setattr__(self, "thresholds", MappingProxyType(merged))
+
+    def __getattr__(self, name: str) -> float:
+        # only reached for names that are not fields: the registry's thresholds
+        try:
+            return self.thresholds[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FeaturePolicy):
+            return NotImplemented
+        return self.tests == other.tests and dict(self.thresholds) == dict(other.thresholds)
+
+    def __hash__(self) -> int:
+        return hash((self.tests, tuple(sorted(self.thresholds.items()))))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_feature_policy, (self.tests, dict(self.thresholds)))
+
+    def threshold(self, name: str) -> float:
+        """The value of a registered test's threshold (``KeyError`` if no test reads it)."""
+        return self.thresholds[name]
 
     def tests_for(self, kind: Kind) -> tuple[str, ...]:
         """The tests to run on a feature of ``kind``, in canonical order."""
@@ -91,7 +127,7 @@ class FeaturePolicy:
         return tuple(name for name in allowed if name in self.tests)
 
     def severity(self, drifted: bool, psi: float) -> Severity:
-        """Severity of a feature (drifted or not) with the given PSI.
+        """Severity on the PSI scale (see :func:`drift.stattests.psi.rate_psi_value`).
 
         Examples
         --------
@@ -101,30 +137,33 @@ class FeaturePolicy:
         >>> policy.severity(False, 0.3)
         'none'
         """
-        if not drifted:
-            return "none"
-        if psi >= self.high_psi:
-            return "high"
-        if psi >= self.medium_psi:
-            return "medium"
-        return "low"
+        return rate_psi_value(psi, drifted, self)
+
+
+def _feature_policy(tests: tuple[str, ...] | None, thresholds: dict[str, float]) -> FeaturePolicy:
+    return FeaturePolicy(tests, **thresholds)
 
 
 @dataclass(frozen=True, slots=True)
 class DriftPolicy:
     """Policy for a table: ``alpha`` for the BH-adjusted tests, the drifted share that
-    makes the table drift, a default :class:`FeaturePolicy` and per-feature overrides."""
+    makes the table drift, a default :class:`FeaturePolicy` and per-feature overrides, and
+    ``min_sample``: the rows each side needs before a feature is tested at all."""
 
     alpha: float = 0.05
     dataset_share: float = 0.5
     default: FeaturePolicy = field(default_factory=FeaturePolicy)
     features: Mapping[str, FeaturePolicy] = field(default_factory=dict)
+    min_sample: int = 30
 
     def __post_init__(self) -> None:
         if not isinstance(self.alpha, int | float) or not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must be between 0 and 1, got {self.alpha!r}")
         if not isinstance(self.dataset_share, int | float) or not 0.0 < self.dataset_share <= 1.0:
             raise ValueError(f"dataset_share must be in (0, 1], got {self.dataset_share!r}")
+        if (not isinstance(self.min_sample, int) or isinstance(self.min_sample, bool)
+                or self.min_sample < 1):
+            raise ValueError(f"min_sample must be an integer >= 1, got {self.min_sample!r}")
         object.__setattr__(self, "features", MappingProxyType(dict(self.features)))
 
     def for_feature(self, name: str) -> FeaturePolicy:

@@ -14,7 +14,11 @@ from typing import Any, ClassVar, Literal
 
 Severity = Literal["none", "low", "medium", "high"]
 Kind = Literal["numeric", "categorical"]
-
+#: ``tested``: the tests ran and ``drifted`` is their verdict; ``insufficient_data``: fewer
+#: rows than the policy's ``min_sample`` on a side, so nothing was decided (not "no drift");
+#: ``absent``: the column is missing from the current data altogether (drifted, high).
+Status = Literal["tested", "insufficient_data", "absent"]
+SEVERITY_ORDER: tuple[Severity, ...] = ("none", "low", "medium", "high")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +52,11 @@ class TestResult:
     drifted: bool
     severity: Severity
 
-    def to_dict(self) -> dict[str, float | None]:
-        """The ``{"statistic", "p_value"}`` pair the JSON report carries."""
-        return {"statistic": self.statistic, "p_value": self.p_value}
+    def to_dict(self) -> dict[str, float | bool | None]:
+        """``{"statistic", "p_value", "effect", "drifted"}``, as the JSON report, drift events
+        and storage carry it."""
+        return {"statistic": self.statistic, "p_value": self.p_value, "effect": self.effect,
+                "drifted": self.drifted}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,25 +65,37 @@ class FeatureReport:
 
     ``n_reference`` and ``n_current`` count rows, missing values included;
     ``missing_share_*`` say which part of them was missing. ``p_value_adjusted`` is the
-    Benjamini–Hochberg-adjusted p-value of the feature's hypothesis test (see
-    :func:`drift.compare.compare` for features that could not be tested).
+    Benjamini–Hochberg-adjusted p-value of the feature's primary test (``primary_test``; see
+    :func:`drift.compare.compare` for features that could not be tested), ``None`` when the
+    feature was not tested (``status``). ``effect`` is the statistic of the kind's headline
+    effect test (PSI) — both named by the registry, :mod:`drift.stattests`. Severity is
+    ``none`` unless the feature drifted.
     """
 
     name: str
     kind: Kind
     drifted: bool
     severity: Severity
-    p_value_adjusted: float
+    p_value_adjusted: float | None
     missing_share_reference: float
     missing_share_current: float
     tests: Mapping[str, TestResult]
     n_reference: int
     n_current: int
+    status: Status = "tested"
+    primary_test: str | None = None
+    effect: float | None = None
+
+    @property
+    def primary(self) -> TestResult | None:
+        """The result of the primary test, when it ran."""
+        return self.tests.get(self.primary_test) if self.primary_test else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "kind": self.kind,
+            "status": self.status,
             "drifted": self.drifted,
             "severity": self.severity,
             "p_value_adjusted": self.p_value_adjusted,
@@ -91,12 +109,16 @@ class FeatureReport:
 
 @dataclass(frozen=True, slots=True)
 class DatasetReport:
-    """The verdict on a whole table: features in the reference's order."""
+    """The verdict on a whole table: features in the reference's order; ``new_features``
+    are columns of the current data that the reference does not have (reported, not
+    tested). ``drifted_share`` counts absent columns as drifted and leaves
+    ``insufficient_data`` ones out."""
 
     dataset_drift: bool
     drifted_share: float
     alpha: float
     features: tuple[FeatureReport, ...]
+    new_features: tuple[str, ...] = ()
 
     def feature(self, name: str) -> FeatureReport:
         """The report of the feature called ``name`` (``KeyError`` if there is none)."""
@@ -112,4 +134,5 @@ class DatasetReport:
             "drifted_share": self.drifted_share,
             "alpha": self.alpha,
             "features": [report.to_dict() for report in self.features],
+            "new_features": list(self.new_features),
         }

@@ -19,6 +19,9 @@ KIND_TEXT: Mapping[str, tuple[str, str]] = {
     "drift_alert": ("Drift detected", "Check the features named below; a retrain may follow."),
     "recovered": ("Drift recovered", "No action needed: the distribution is back in range."),
     "performance_drop": ("Performance dropped", "Check recent labels; a retrain may follow."),
+    "estimated_performance_drop": ("Estimated performance dropped",
+                                   "Estimated without labels (CBPE); check the inputs before "
+                                   "labels confirm it."),
     "retrain_decision": ("Retrain decision", "Decided automatically; the reason is below."),
     "training_failed": ("Training failed", "The request is marked failed; see the error below."),
     "promotion_decision": ("Promotion decision", "The evidence for each criterion is below."),

@@ -36,9 +36,11 @@ MANUAL = "manual"
 #: having usually looked at the same evidence, and is waiting for the result. It only wins
 #: *within* what the ledger allows (it merges other triggers of its batch into its request
 #: and is submitted first); it never bypasses the cooldown or the daily limit.
-KIND_RANK = {MANUAL: 4, "performance_drop": 3, "model_drift": 2, "data_drift": 1}
+KIND_RANK = {MANUAL: 4, "performance_drop": 3, "estimated_performance_drop": 3, "model_drift": 2,
+             "data_drift": 1}
 #: the kinds a rule can switch on or off; manual triggers are always decided
-DRIFT_TRIGGER_KINDS = ("performance_drop", "model_drift", "data_drift")
+DRIFT_TRIGGER_KINDS = ("performance_drop", "estimated_performance_drop", "model_drift",
+                       "data_drift")
 SEVERITY_RANK = {"none": 0, "low": 1, "medium": 2, "high": 3}
 #: windows whose drifted features are remembered for ``min_drifted_features`` > 1
 MAX_PENDING_WINDOWS = 8
@@ -48,7 +50,9 @@ MAX_PENDING_WINDOWS = 8
 class RetrainRule:
     """The trigger rules of one model."""
 
-    triggers: frozenset[str] = frozenset(DRIFT_TRIGGER_KINDS)
+    #: an estimated drop triggers only when asked for (RETRAIN__TRIGGERS): no label of the
+    #: new regime exists yet to train on
+    triggers: frozenset[str] = frozenset(DRIFT_TRIGGER_KINDS) - {"estimated_performance_drop"}
     min_severity: str = "medium"
     min_drifted_features: int = 1
     cooldown: timedelta = timedelta(hours=6)

@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 
 import drift
-from drift.detectors import OnlineDetectors
+from drift.detectors import Detection, OnlineDetectors, reference_sample
 from drift.hygiene import AlertPolicy, AlertState, step
 from monitors.state import (
     Chunk,
@@ -64,6 +64,8 @@ class MonitorConfig:
     policy: drift.DriftPolicy = field(default_factory=drift.DriftPolicy)
     alert_policy: AlertPolicy = field(default_factory=AlertPolicy)
     detectors: tuple[str, ...] = ("adwin", "page_hinkley")
+    #: each detector is calibrated on the reference to this many false alarms per 100k events
+    detector_budget: float = 1.0
     #: numeric features whose per-window mean and variance are published as metrics
     metric_features: tuple[str, ...] = ()
 
@@ -345,10 +347,12 @@ class FeatureMonitor:
                        orjson.dumps(drift.profiles_to_dict(profiles)))
         head.kinds = {name: p.kind for name, p in profiles.items()}
         head.phase = "monitoring"
-        scales = {name: (p.mean, p.std) for name, p in profiles.items()
-                  if isinstance(p, drift.NumericProfile)}
-        head.detectors = (OnlineDetectors(self.config.detectors, scales).dumps()
-                          if self.config.detectors and scales else None)
+        numeric = {name: p for name, p in profiles.items() if isinstance(p, drift.NumericProfile)}
+        scales = {name: (p.mean, p.std) for name, p in numeric.items()}
+        head.detectors = (OnlineDetectors(
+            self.config.detectors, scales,
+            {name: reference_sample(p) for name, p in numeric.items()},
+            self.config.detector_budget).dumps() if self.config.detectors and scales else None)
 
     def _reference(self, head: ModelHead) -> dict[str, drift.Profile]:
         key = reference_key(self.ns, head.model, head.version)
@@ -413,8 +417,7 @@ class FeatureMonitor:
                                for _, obs in monitored], dtype=float)
             for found in detectors.update(name, values):
                 seq, obs = monitored[found.position]
-                events.append(self._detection_event(head, found.feature, found.detector,
-                                                    found.index, seq, obs))
+                events.append(self._detection_event(head, found, seq, obs))
         head.detectors = detectors.dumps()
         _DETECTORS.put(key, head.detectors, detectors)
         return events
@@ -430,9 +433,9 @@ class FeatureMonitor:
 
     def _event(self, head: ModelHead, bounds: WindowBounds, feature: drift.FeatureReport,
                outcome: str, late: int) -> DriftEvent:
-        primary = "ks" if feature.kind == "numeric" else "chi2"
-        test = feature.tests.get(primary)
-        psi = feature.tests.get("psi")
+        # which test is primary and which effect is the headline: the registry's call
+        primary = feature.primary_test or ""
+        test = feature.primary
         kind = "recovered" if outcome == "recovered" else self.config.kind
         return DriftEvent(
             event_id=_event_id(self.config.app_id, self.ns, head.model, head.version,
@@ -445,30 +448,38 @@ class FeatureMonitor:
             drifted=bool(feature.drifted),
             reference_size=feature.n_reference,
             current_size=feature.n_current,
-            effect=_finite_or_none(psi.statistic) if psi is not None else None,
+            effect=_finite_or_none(feature.effect),
             severity=feature.severity,
             p_value_adjusted=_finite_or_none(feature.p_value_adjusted),
             missing_share=_finite_or_none(feature.missing_share_current),
             alert=outcome,
-            tests={name: {"statistic": _finite_or_none(r.statistic),
-                          "p_value": _finite_or_none(r.p_value)}
+            tests={name: {key: _finite_or_none(value) if isinstance(value, float) else value
+                          for key, value in r.to_dict().items()}
                    for name, r in feature.tests.items()},
             late_events=late,
             **self._common(head, bounds),
         )
 
-    def _detection_event(self, head: ModelHead, feature: str, detector: str, index: int,
-                         seq: int, obs: Observation) -> DriftEvent:
-        """An online detector fired at the ``index``-th monitored value of ``feature``
-        (the statistic), which was event ``seq``."""
+    def _detection_event(self, head: ModelHead, found: Detection, seq: int,
+                         obs: Observation) -> DriftEvent:
+        """An online detector fired at event ``seq``: published as what it is — kind
+        ``detector_alarm``, the detector as ``test``, its statistic, the threshold it crossed
+        and the event it fired at — never as a window's test result."""
         point = WindowBounds(index=-2)
         point.add(seq, obs.offset, obs.timestamp)
         return DriftEvent(
-            event_id=_event_id(self.config.app_id, self.ns, head.model, head.version, feature,
-                               detector, index),
-            kind=self.config.kind, feature=feature, test=detector, statistic=float(index),
-            p_value=None, drifted=True, reference_size=head.reference.size,
-            current_size=index + 1, severity="low", alert="none", **self._common(head, point),
+            event_id=_event_id(self.config.app_id, self.ns, head.model, head.version,
+                               found.feature, found.detector, found.index),
+            kind="detector_alarm", feature=found.feature, test=found.detector,
+            statistic=_finite(found.statistic), p_value=None, drifted=True,
+            reference_size=head.reference.size, current_size=found.index + 1, severity="low",
+            alert="none",
+            tests={found.detector: {"statistic": _finite_or_none(found.statistic),
+                                    "p_value": None, "effect": None, "drifted": True},
+                   "threshold": {"statistic": _finite_or_none(found.threshold),
+                                 "p_value": None},
+                   "index": {"statistic": float(found.index), "p_value": None}},
+            **self._common(head, point),
         )
 
     def _alert(self, events: Sequence[DriftEvent], outcome: str) -> Alert:
@@ -491,8 +502,10 @@ class FeatureMonitor:
         for e in events:
             p = "n/a" if e.p_value is None else f"{e.p_value:.3g}"
             psi = "n/a" if e.effect is None else f"{e.effect:.3f}"
+            found = [name for name, r in (e.tests or {}).items() if r.get("drifted")]
             lines.append(f"- {e.feature}: {e.test} statistic {e.statistic:.4f}, p-value {p}, "
-                         f"PSI {psi}, severity {e.severity}")
+                         f"PSI {psi}, severity {e.severity}"
+                         + (f"; drifted on {', '.join(found)}" if found else ""))
         return Alert(
             event_id=_event_id("alert", outcome, *(e.event_id for e in events)),
             schema_version=SCHEMA_VERSION, model_name=first.model_name,

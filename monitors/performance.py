@@ -1,9 +1,11 @@
 """Windowed model quality on labelled predictions, a performance-drop rule and DDM.
 
-The first window of labelled predictions of a (model, version) is its reference; each later
-window's metrics are compared with it, and a metric that falls behind by more than the
-margin raises a ``performance_drop`` drift event (with alert hygiene, like feature drift).
-DDM (River) watches the stream of errors between windows.
+The first window of labelled predictions of a (model, version) is its reference: its
+metrics, and their spread over resamples of the window's size (the sampling band). Each
+later window's metrics are judged by :class:`drift.performance.DropRule` — worse than the
+reference by more than the band *and* by the minimum effect — and a drop raises a
+``performance_drop`` drift event (with alert hygiene, like feature drift). DDM (River)
+watches the stream of errors between windows.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import orjson
 from river.drift.binary import DDM
 
 from drift.hygiene import AlertPolicy, AlertState, step
-from drift.performance import HIGHER_IS_BETTER, classification_metrics, regression_metrics
+from drift.performance import DropRule, classification_metrics, regression_metrics
 from monitors.drift_monitor import MonitorOutput, StateStore, _event_id, category_text
+from monitors.estimation import CalibrationCollector, EstimationConfig
 from monitors.state import SEP, Chunk, WindowBounds, concat_chunks
 from schemas.events import Alert, DriftEvent, LabelledPredictionEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
@@ -33,10 +36,10 @@ KINDS = {"label": "categorical", "prediction": "categorical", "score": "numeric"
 class PerformanceConfig:
     app_id: str = "driftline"
     window_size: int = 500
-    #: a higher-is-better metric drops when it is this much (absolute) below the reference;
-    #: an error metric (MAE, RMSE) when it is this fraction above it
-    margin: float = 0.05
-    error_margin: float = 0.2
+    #: significant (past the sampling band) and material (past the minimum drop)
+    rule: DropRule = field(default_factory=DropRule)
+    #: calibrate estimation on the first labelled pairs (None: no estimation)
+    estimation: EstimationConfig | None = None
     alert_policy: AlertPolicy = field(default_factory=lambda: AlertPolicy(k=1, m=2))
     #: how many recent prediction ids are remembered to drop duplicates from a replay
     recent_ids: int = 2000
@@ -52,6 +55,8 @@ class PerformanceHead:
     last_offset: int = -1
     window: WindowBounds = field(default_factory=WindowBounds)
     reference: dict[str, float] = field(default_factory=dict)
+    #: standard deviation of each metric over resamples of the reference at the window's size
+    spread: dict[str, float] = field(default_factory=dict)
     hygiene: dict[str, list[Any]] = field(default_factory=dict)
     recent: list[str] = field(default_factory=list)
     stale: list[list[int]] = field(default_factory=list)
@@ -91,6 +96,7 @@ class PerformanceMonitor:
         recent = set(head.recent)
         self._detector = pickle.loads(bytes.fromhex(head.ddm)) if head.ddm else None  # noqa: S301
         pending: list[LabelledPredictionEvent] = []
+        accepted: list[LabelledPredictionEvent] = []
         for offset, pair in batch:
             if offset <= head.last_offset:
                 continue
@@ -102,6 +108,7 @@ class PerformanceMonitor:
             if not head.task:
                 self._fix_task(head, pair)
             pending.append(pair)
+            accepted.append(pair)
             head.window.add(head.seq, offset, pair.timestamp)
             head.seq += 1
             self._ddm(head, pair, out)
@@ -115,6 +122,8 @@ class PerformanceMonitor:
             self.store.set(_key("c", model, version, head.window.index, head.window.chunks),
                            self._chunk(head, pending).encode())
             head.window.chunks += 1
+        if self.config.estimation is not None and head.task == "classification":
+            CalibrationCollector(self.store, self.config.estimation).add(model, version, accepted)
         self.store.set(_key("h", model, version), head.encode())
         return out
 
@@ -220,40 +229,58 @@ class PerformanceMonitor:
                           for outcome, events in changed.items() if events)
         if first:
             head.reference = metrics
+            head.spread = self._spread(head, values)
         head.window = WindowBounds(index=bounds.index + 1)
         return out
 
+    def _spread(self, head: PerformanceHead, values: Chunk) -> dict[str, float]:
+        """Each metric's standard deviation over resamples of the reference window."""
+        from drift.estimation import classification_baseline, regression_baseline
+
+        size = self.config.window_size
+        if head.task == "regression":
+            return dict(regression_baseline(values.numeric["label_value"],
+                                            values.numeric["prediction_value"], size).spread)
+        labels, predictions = values.categorical["label"], values.categorical["prediction"]
+        classes = sorted({str(v) for v in [*labels, *predictions]})
+        positive = head.positive if head.positive is not None else (
+            classes[-1] if len(classes) <= 2 else None)
+        if positive is not None and positive not in classes:
+            classes.append(positive)
+        index = {c: i for i, c in enumerate(classes)}
+        scores = values.numeric["score"]
+        baseline = classification_baseline(
+            np.array([index[str(v)] for v in labels]), np.array([index[str(v)] for v in predictions]),
+            None if positive is None or np.isnan(scores).any() else scores, len(classes),
+            None if positive is None else index[positive], size)
+        return dict(baseline.spread)
+
     def _judge(self, head: PerformanceHead, bounds: WindowBounds, metric: str, value: float,
                reference: float) -> DriftEvent | None:
-        if HIGHER_IS_BETTER[metric]:
-            drop = reference - value
-            dropped = drop > self.config.margin
-            effect = drop
-        else:
-            drop = (value - reference) / reference if reference > 0 else 0.0
-            dropped = drop > self.config.error_margin
-            effect = drop
+        judged = self.config.rule.judge(metric, value, reference, head.spread.get(metric, 0.0))
+        dropped = judged.dropped
         history, active = head.hygiene.get(metric, [[], False])
         state, outcome = step(AlertState(tuple(history), active), dropped, self.config.alert_policy)
         head.hygiene[metric] = [list(state.history), state.active]
         if not dropped and outcome != "recovered":
             return None
-        severity = "high" if effect > 2 * (self.config.margin if HIGHER_IS_BETTER[metric]
-                                           else self.config.error_margin) else "medium"
         return DriftEvent(
             event_id=_event_id(self.config.app_id, "q", head.model, head.version, bounds.index,
                                metric),
             schema_version=SCHEMA_VERSION, model_name=head.model, model_version=head.version,
             timestamp=bounds.end_time,
             kind="recovered" if outcome == "recovered" else "performance_drop",
-            feature=metric, test="margin", statistic=value, p_value=None, drifted=dropped,
+            feature=metric, test="drop_rule", statistic=value, p_value=None, drifted=dropped,
             window_start_seq=bounds.start_seq, window_end_seq=bounds.end_seq,
             window_start_offset=bounds.start_offset, window_end_offset=bounds.end_offset,
             window_start_time=bounds.start_time, window_end_time=bounds.end_time,
-            reference_size=self.config.window_size, current_size=bounds.size, effect=effect,
-            severity=severity if dropped else "none", alert=outcome,
-            tests={"margin": {"statistic": value, "p_value": None},
-                   "reference": {"statistic": reference, "p_value": None}})
+            reference_size=self.config.window_size, current_size=bounds.size,
+            effect=judged.drop, severity=judged.severity, alert=outcome,
+            tests={"drop_rule": {"statistic": judged.drop, "p_value": None,
+                                 "effect": judged.drop, "drifted": dropped},
+                   "reference": {"statistic": reference, "p_value": None},
+                   "threshold": {"statistic": judged.threshold, "p_value": None},
+                   "band": {"statistic": judged.band, "p_value": None}})
 
     def _alert(self, head: PerformanceHead, bounds: WindowBounds, events: Sequence[DriftEvent],
                outcome: str) -> Alert:

@@ -33,13 +33,17 @@ COMMON_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("timestamp", "timestamp", description="ISO-8601 with a zone."),
 )
 
-DRIFT_KINDS = ("data_drift", "model_drift", "performance_drop", "recovered")
+#: ``detector_alarm``: an online detector (ADWIN, Page–Hinkley) fired at one event — not a
+#: window's test result; ``estimated_performance_drop``: a metric estimated without labels
+#: fell (see README, "Performance")
+DRIFT_KINDS = ("data_drift", "model_drift", "performance_drop", "recovered", "detector_alarm",
+               "estimated_performance_drop")
 SEVERITIES = ("none", "low", "medium", "high")
 #: where a result stands in alert hygiene: "fired" once when k of the last m windows drifted,
 #: "ongoing" while that lasts, "recovered" once when it clears, "none" otherwise
 ALERT_STATES = ("none", "fired", "ongoing", "recovered")
-ALERT_KINDS = ("drift_alert", "recovered", "performance_drop", "retrain_decision",
-               "training_failed", "promotion_decision")
+ALERT_KINDS = ("drift_alert", "recovered", "performance_drop", "estimated_performance_drop",
+               "retrain_decision", "training_failed", "promotion_decision")
 
 
 class Event(Record):
@@ -117,7 +121,8 @@ class DriftEvent(Event):
                   default="none",
                   description="Alert hygiene: fired once when k of the last m windows drifted."),
         FieldSpec("tests", "object", required=False,
-                  description="Every test run: name -> {statistic, p_value}."),
+                  description="Every test the registry ran: name -> {statistic, p_value, "
+                  "effect, drifted}."),
         FieldSpec("late_events", "integer", required=False,
                   default=0,
                   description="Events that arrived after their event-time window closed."),
@@ -138,6 +143,11 @@ class MetricEvent(Event):
         FieldSpec("window_start_time", "timestamp"),
         FieldSpec("window_end_time", "timestamp"),
         FieldSpec("reference_value", "number", required=False),
+        FieldSpec("estimated", "boolean", required=False, default=False,
+                  description="Estimated without labels (CBPE), not measured on joined labels."),
+        FieldSpec("lower", "number", required=False,
+                  description="Estimates: the interval the realized value should fall in."),
+        FieldSpec("upper", "number", required=False),
     )
     DESCRIPTION = "A metric of one closed window (accuracy, F1, MAE, confidence mean, ...)."
 

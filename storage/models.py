@@ -11,14 +11,17 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Float,
     Index,
     Integer,
     LargeBinary,
     String,
     Text,
+    false,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.dialect import UTCDateTime
@@ -68,6 +71,8 @@ class DriftResult(Base):
     current_size: Mapped[int] = mapped_column(Integer)
     missing_share: Mapped[float | None] = mapped_column(Float)
     partition: Mapped[int | None] = mapped_column(Integer)
+    #: every test the registry ran: name -> {statistic, p_value, effect, drifted}
+    tests: Mapped[Any | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
@@ -109,6 +114,10 @@ class PerformanceMetric(Base):
     window_end_seq: Mapped[int] = mapped_column(BigInteger)
     window_start_time: Mapped[datetime] = mapped_column(UTCDateTime())
     window_end_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: estimated without labels (CBPE for classifiers, DLE for regressors), with an interval
+    estimated: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    lower: Mapped[float | None] = mapped_column(Float)
+    upper: Mapped[float | None] = mapped_column(Float)
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                   server_default=func.now())
 

@@ -71,6 +71,7 @@ def drift_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
             "current_size": ev.current_size,
             "missing_share": ev.missing_share,
             "partition": ev.partition,
+            "tests": ev.tests,
         })
     return rows
 
@@ -114,6 +115,8 @@ def metric_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
             "window_end_seq": ev.window_end_seq,
             "window_start_time": _time(ev.window_start_time),
             "window_end_time": _time(ev.window_end_time),
+            "estimated": bool(getattr(ev, "estimated", False)),
+            "lower": getattr(ev, "lower", None), "upper": getattr(ev, "upper", None),
         }
         for ev in events
     ]

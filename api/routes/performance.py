@@ -32,21 +32,36 @@ def _in_window(stmt, window: TimeRange):  # type: ignore[no-untyped-def]
 
 
 @router.get("/trends", response_model=list[PerformanceTrendPoint],
-            summary="One metric of one model per time bucket and version")
+            summary="One metric of one model per time bucket and version: realized on joined "
+                    "labels and estimated without them, side by side")
 def trends(session: SessionDep, _: ViewerDep, window: TimeRangeDep, limit: LimitDep,
            model: Name, metric: Name, version: OptionalName = None,
            bucket: Bucket = "day") -> list[PerformanceTrendPoint]:
     start = time_bucket(session.get_bind().dialect.name, bucket, PM.timestamp).label("bucket_start")
-    stmt = (select(start, PM.model_version, func.count().label("windows"),
+    stmt = (select(start, PM.model_version, PM.estimated, func.count().label("windows"),
                    func.coalesce(func.sum(PM.sample_size), 0).label("samples"),
                    func.avg(PM.value).label("mean"), func.min(PM.value).label("min"),
-                   func.max(PM.value).label("max"))
+                   func.max(PM.value).label("max"), func.min(PM.lower).label("lower"),
+                   func.max(PM.upper).label("upper"))
             .where(PM.model_name == model, PM.metric == metric))
     if version is not None:
         stmt = stmt.where(PM.model_version == version)
-    stmt = _in_window(stmt, window).group_by(start, PM.model_version).order_by(start, PM.model_version)
-    return [PerformanceTrendPoint.model_validate(row, from_attributes=True)
-            for row in session.execute(stmt.limit(limit))]
+    stmt = (_in_window(stmt, window).group_by(start, PM.model_version, PM.estimated)
+            .order_by(start, PM.model_version))
+    points: dict[tuple[object, str], dict[str, object]] = {}
+    for row in session.execute(stmt):
+        point = points.setdefault((row.bucket_start, row.model_version), {
+            "bucket_start": row.bucket_start, "model_version": row.model_version,
+            "windows": 0, "samples": 0, "mean": None, "min": None, "max": None})
+        if row.estimated:
+            point.update(estimated_windows=row.windows, estimated_samples=row.samples,
+                         estimated_mean=row.mean, estimated_min=row.min,
+                         estimated_max=row.max, estimated_lower=row.lower,
+                         estimated_upper=row.upper)
+        else:
+            point.update(windows=row.windows, samples=row.samples, mean=row.mean, min=row.min,
+                         max=row.max)
+    return [PerformanceTrendPoint.model_validate(p) for p in list(points.values())[:limit]]
 
 
 @router.get("/compare", response_model=list[PerformanceComparisonRow],
@@ -59,7 +74,8 @@ def compare(
                                                     description="Only these versions.")] = None,
 ) -> list[PerformanceComparisonRow]:
     def narrowed(stmt):  # type: ignore[no-untyped-def]
-        stmt = stmt.where(PM.metric == metric, PM.model_name.in_(model))
+        # realized metrics only: estimates are compared in /performance/trends
+        stmt = stmt.where(PM.metric == metric, PM.model_name.in_(model), PM.estimated.is_(False))
         if version:
             stmt = stmt.where(PM.model_version.in_(version))
         return _in_window(stmt, window)

@@ -39,7 +39,8 @@ def test_late_out_of_order_labels_join_and_an_accuracy_drop_is_reported(
 ):
     model = f"{unique}-clf"
     worker_factory(PERFORMANCE__WINDOW_SIZE="200", PERFORMANCE__JOIN_TTL_DAYS="1",
-                   PERFORMANCE__LABEL_GRACE_HOURS="0.5", DRIFT__DETECTORS="[]")
+                   PERFORMANCE__LABEL_GRACE_HOURS="0.5", DRIFT__DETECTORS="[]",
+                   PERFORMANCE__CALIBRATION_SIZE="300")
     # 1,000 predictions a minute apart: 90% right for the first 600, then 80%
     pairs = [prediction_and_label(model, i, accurate=(i % 10 != 0) if i < 600 else (i % 5 != 0))
              for i in range(1000)]
@@ -104,3 +105,21 @@ def test_late_out_of_order_labels_join_and_an_accuracy_drop_is_reported(
             break
         time.sleep(0.5)
     assert joined == 995 and windows >= 4
+
+    # the version is calibrated now (300 pairs joined): new predictions are estimated per
+    # window of 200 before any label of theirs exists
+    fresh = [prediction_and_label(model, i, accurate=True)[0] for i in range(1060, 1460)]
+    produce(broker, f"{unique}-predictions", [(key, orjson.dumps(p)) for p in fresh])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            estimated = conn.execute(select(PerformanceMetric).where(
+                PerformanceMetric.model_name == model, PerformanceMetric.metric == "accuracy",
+                PerformanceMetric.estimated.is_(True))).fetchall()
+        if estimated:
+            break
+        time.sleep(0.5)
+    assert estimated and all(m.lower <= m.value <= m.upper and m.sample_size == 200
+                             for m in estimated)
+    # calibrated on pairs that were 90 % right at p = 0.85: the estimate says about 0.9
+    assert all(0.8 < m.value < 1.0 and m.reference_value is not None for m in estimated)

@@ -47,6 +47,30 @@ def test_performance_trends_bucket_by_day_and_version(client, keys, seed, unique
                       headers=keys.viewer).status_code == 422
 
 
+def test_performance_trends_put_realized_and_estimated_side_by_side(client, keys, seed, unique,
+                                                                    now):
+    day = now.replace(hour=12, minute=0, second=0)
+    estimated = [dict(metric_row(unique, "1", day - timedelta(hours=h), v, samples=500),
+                      estimated=True, lower=v - 0.02, upper=v + 0.02)
+                 for h, v in ((3, 0.90), (2, 0.80), (1, 0.78))]
+    realized = dict(metric_row(unique, "1", day - timedelta(hours=4), 0.91), estimated=False,
+                    lower=None, upper=None)  # one executemany: every row names every column
+    seed(PerformanceMetric, [realized, *estimated])
+    r = client.get("/performance/trends", params={"model": unique, "metric": "accuracy"},
+                   headers=keys.viewer)
+    assert r.status_code == 200, r.text
+    [point] = r.json()
+    assert point["windows"] == 1 and point["mean"] == pytest.approx(0.91)  # realized only
+    assert point["estimated_windows"] == 3 and point["estimated_samples"] == 1500
+    assert point["estimated_mean"] == pytest.approx(0.8267, abs=1e-4)
+    assert point["estimated_min"] == pytest.approx(0.78)
+    assert point["estimated_lower"] == pytest.approx(0.76)
+    assert point["estimated_upper"] == pytest.approx(0.92)
+    compared = client.get("/performance/compare", params={"metric": "accuracy", "model": unique},
+                          headers=keys.viewer).json()
+    assert [(x["windows"], x["latest"]) for x in compared] == [(1, 0.91)]  # estimates left out
+
+
 def test_performance_compare_versions_side_by_side(client, keys, seed, unique, now):
     other = f"{unique}-b"
     seed(PerformanceMetric, [

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from cli.main import cli
 
 SEVERITIES = {"none", "low", "medium", "high"}
-NUMERIC_TESTS = {"ks", "psi", "wasserstein"}
-CATEGORICAL_TESTS = {"chi2", "psi", "jensen_shannon"}
+NUMERIC_TESTS = {"ks", "psi", "wasserstein", "missing_share"}
+CATEGORICAL_TESTS = {"chi2", "psi", "jensen_shannon", "missing_share"}
 
 
 def _tables(n: int, seed: int = 1) -> tuple[pa.Table, pa.Table]:
@@ -64,25 +64,28 @@ def detect_json(reference: Path, current: Path, *extra: str | Path) -> dict:
 
 def assert_report_shape(report: dict) -> None:
     """The exact JSON contract of `detect --format json`."""
-    assert list(report) == ["dataset_drift", "drifted_share", "alpha", "features"]
+    assert list(report) == ["dataset_drift", "drifted_share", "alpha", "features", "new_features"]
     assert isinstance(report["dataset_drift"], bool)
     assert isinstance(report["drifted_share"], float) and 0.0 <= report["drifted_share"] <= 1.0
     assert isinstance(report["alpha"], float)
     assert isinstance(report["features"], list)
     for feature in report["features"]:
-        assert list(feature) == ["name", "kind", "drifted", "severity", "p_value_adjusted",
-                                 "missing_share", "tests"]
+        assert list(feature) == ["name", "kind", "status", "drifted", "severity",
+                                 "p_value_adjusted", "missing_share", "tests"]
         assert isinstance(feature["name"], str)
         assert feature["kind"] in {"numeric", "categorical"}
+        assert feature["status"] in {"tested", "insufficient_data", "absent"}
         assert isinstance(feature["drifted"], bool)
         assert feature["severity"] in SEVERITIES
-        assert isinstance(feature["p_value_adjusted"], float)
+        assert feature["drifted"] or feature["severity"] == "none"
+        assert isinstance(feature["p_value_adjusted"], float) or (
+            feature["p_value_adjusted"] is None and feature["status"] == "insufficient_data")
         assert list(feature["missing_share"]) == ["reference", "current"]
         assert all(isinstance(v, float) for v in feature["missing_share"].values())
         allowed = NUMERIC_TESTS if feature["kind"] == "numeric" else CATEGORICAL_TESTS
         assert set(feature["tests"]) <= allowed
         for result in feature["tests"].values():
-            assert list(result) == ["statistic", "p_value"]
+            assert list(result) == ["statistic", "p_value", "effect", "drifted"]
             assert isinstance(result["statistic"], float)
             assert result["p_value"] is None or isinstance(result["p_value"], float)
 
@@ -155,6 +158,7 @@ def test_config_overrides_kind_tests_thresholds_and_ignores(files, tmp_path: Pat
     assert report["alpha"] == 0.01 and "income" not in by_name
     assert by_name["visits"]["kind"] == "categorical"
     assert set(by_name["age"]["tests"]) == {"ks", "psi"} and not by_name["age"]["drifted"]
+    assert "missing_share" in by_name["visits"]["tests"]
 
 
 def _write(path: Path, text: str) -> Path:
@@ -255,3 +259,77 @@ def test_detect_does_not_import_heavy_frameworks(files) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+# -- data-quality signals (issue 13 item 5) -------------------------------------------------
+
+def _quality_files(tmp_path: Path, n: int = 5000) -> tuple[Path, Path]:
+    rng = np.random.default_rng(11)
+    income = rng.lognormal(10, 0.5, size=n)
+    income[rng.random(n) < 0.29] = np.nan  # 29 % missing, only in the current file
+    reference = pa.table({"income": rng.lognormal(10, 0.5, size=n),
+                          "age": rng.normal(40, 10, size=n),
+                          "segment": rng.choice(["a", "b"], size=n)})
+    current = pa.table({"income": income, "age": rng.normal(40, 10, size=n),
+                        "channel": rng.choice(["web", "app"], size=n)})
+    pcsv.write_csv(reference, tmp_path / "ref.csv")
+    pcsv.write_csv(current, tmp_path / "cur.csv")
+    return tmp_path / "ref.csv", tmp_path / "cur.csv"
+
+
+def test_missing_values_appearing_make_a_column_drifted(tmp_path: Path) -> None:
+    reference, current = _quality_files(tmp_path)
+    report = detect_json(reference, current)
+    assert_report_shape(report)
+    income = {f["name"]: f for f in report["features"]}["income"]
+    # the values present are distributed as before: only the missing share moved
+    assert not income["tests"]["ks"]["drifted"] and income["tests"]["missing_share"]["drifted"]
+    assert income["drifted"] and income["severity"] == "high"
+    assert income["tests"]["missing_share"]["statistic"] == pytest.approx(0.29, abs=0.02)
+
+
+def test_absent_and_new_columns_are_reported_and_fail_the_gate(tmp_path: Path) -> None:
+    reference, current = _quality_files(tmp_path)
+    code, out, err = run("detect", "--reference", reference, "--current", current,
+                         "--format", "json", "--fail-on-drift")
+    report = json.loads(out)
+    segment = {f["name"]: f for f in report["features"]}["segment"]
+    assert segment["status"] == "absent" and segment["drifted"] and segment["severity"] == "high"
+    assert report["new_features"] == ["channel"]
+    assert code == 3 and err == ""
+    code, out, _ = run("detect", "--reference", reference, "--current", current)
+    assert "new columns (not in the reference, not tested): channel" in out
+    assert any(line.split()[:5] == ["segment", "categorical", "yes", "(absent)", "high"]
+               for line in out.splitlines())
+
+
+def test_too_few_rows_is_insufficient_data_not_none(tmp_path: Path, files) -> None:
+    tiny = _write(tmp_path / "tiny.csv", "age,income,visits,country\n40,1,2,de\n41,2,3,fr\n39,1,1,de\n")
+    report = detect_json(files[0], tiny)
+    assert_report_shape(report)
+    assert {f["status"] for f in report["features"]} == {"insufficient_data"}
+    assert all(not f["drifted"] and f["severity"] == "none" and f["tests"] == {}
+               for f in report["features"])
+    assert report["dataset_drift"] is False
+    code, out, _ = run("detect", "--reference", files[0], "--current", tiny)
+    assert code == 0 and "too few rows to test: age, income, visits, country" in out
+    config = _write(tmp_path / "small.toml", "min_sample = 3\n")
+    tested = detect_json(files[0], tiny, "--config", config)
+    assert {f["status"] for f in tested["features"]} == {"tested"}
+
+
+def test_text_report_has_a_column_per_test_the_registry_ran(files) -> None:
+    from drift.stattests import TESTS
+
+    code, out, _ = run("detect", "--reference", files[0], "--current", files[1])
+    header = out.splitlines()[0].split()
+    assert header[5:-4] == [name for name in TESTS]  # every registered test ran somewhere
+    assert header[-4:] == ["missing", "ref", "missing", "cur"]
+
+
+def test_config_sets_any_registered_threshold(files, tmp_path: Path) -> None:
+    config = _write(tmp_path / "q.toml", "min_missing_delta = 0.5\n[columns.age]\nhigh_missing_delta = 0.6\n")
+    assert detect_json(*files, "--config", config)["features"]
+    bad = _write(tmp_path / "bad.toml", "min_sample = 0\n")
+    code, _, err = run("detect", "--reference", files[0], "--current", files[1], "--config", bad)
+    assert code == 2 and "min_sample in the top level must be an integer >= 1" in err

@@ -55,7 +55,7 @@ def test_drift_policy_rejects_bad_values(kwargs: dict, message: str) -> None:
 
 
 def test_tests_for_a_kind() -> None:
-    assert FeaturePolicy().tests_for("numeric") == ("ks", "psi", "wasserstein")
+    assert FeaturePolicy().tests_for("numeric") == ("ks", "psi", "wasserstein", "missing_share")
     assert FeaturePolicy(tests=("psi", "ks")).tests_for("numeric") == ("ks", "psi")
     with pytest.raises(ValueError, match="do not apply"):
         FeaturePolicy(tests=("chi2", "psi")).tests_for("numeric")

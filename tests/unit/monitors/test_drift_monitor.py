@@ -230,3 +230,25 @@ def test_a_head_written_before_rekeying_was_tracked_still_decodes():
     old = orjson.dumps(data)
     decoded = ModelHead.decode(struct.pack("<I", len(old)) + old + raw[4 + length:])
     assert decoded.seq == 5 and decoded.rerouted == {} and decoded.duplicate_copies == 0
+
+
+def test_online_detectors_are_calibrated_and_publish_alarms_as_what_they_are():
+    config = MonitorConfig(reference_size=1000, window_size=1000,
+                           detectors=("adwin", "page_hinkley"))
+    still = run(DictStore(), observations(TrafficSpec(seed=5), 21_000), batch=500,
+                config=config, windows_only=False)
+    assert [e for e in still if e.kind == "detector_alarm"] == []  # 20,000 still events each
+    shifted = run(DictStore(), observations(TrafficSpec(shift_at=5000, shift_sigma=0.5, seed=6),
+                                            7000), batch=500, config=config, windows_only=False)
+    alarms = [e for e in shifted if e.kind == "detector_alarm"]
+    assert {(e.feature, e.test) for e in alarms} == {("income", "adwin"),
+                                                      ("income", "page_hinkley")}
+    for alarm in alarms:
+        # the event it fired at, its statistic and the threshold it crossed
+        assert 5000 <= alarm.window_start_seq < 7000 and alarm.window_end_seq == alarm.window_start_seq + 1
+        assert alarm.tests["threshold"]["statistic"] > 0 and alarm.alert == "none"
+        assert alarm.tests["index"]["statistic"] == alarm.current_size - 1
+    ph = next(e for e in alarms if e.test == "page_hinkley")
+    assert ph.statistic > ph.tests["threshold"]["statistic"]
+    # window results keep their own kind
+    assert {e.kind for e in shifted if e.test in ("ks", "chi2")} == {"data_drift"}
