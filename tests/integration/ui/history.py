@@ -49,7 +49,10 @@ def seed_history(engine: Engine, model: str, start: datetime, *, estimated: bool
         event_id=uuid.uuid4(), timestamp=end, model_name=model, model_version="1",
         metric="accuracy", value=0.91 if i < DRIFT_FROM else 0.74, reference_value=0.9,
         sample_size=500, window_start_seq=i * 500, window_end_seq=(i + 1) * 500,
-        window_start_time=end - WINDOW, window_end_time=end) for i, end in enumerate(ends)]
+        window_start_time=end - WINDOW, window_end_time=end,
+        # every row names every column: an executemany insert takes its columns from the
+        # first row, so an 'estimated' only on later rows would be dropped
+        estimated=False) for i, end in enumerate(ends)]
     if estimated:
         performance += [dict(row, event_id=uuid.uuid4(), value=row["value"] - 0.01,
                              estimated=True) for row in list(performance)]
