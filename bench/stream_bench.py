@@ -264,6 +264,11 @@ async def main() -> None:
     parser.add_argument("--latency-events", type=int, default=24_000)
     parser.add_argument("--latency-rate", type=float, default=2_000.0,
                         help="steady produce rate (events/s) for the latency phase")
+    parser.add_argument("--skip-latency", action="store_true",
+                        help="leave out the latency phase (quicker runs while tuning)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="FILE",
+                        help="record the worker with py-spy into FILE (collapsed stacks) and "
+                        "print where its CPU went")
     args = parser.parse_args()
 
     subprocess.run([DRIFTLINE, "stack", "up", "--only", "kafka,postgres"], check=True,  # noqa: S603
@@ -292,9 +297,12 @@ async def main() -> None:
                "STATE_DIR": str(workdir / "state-latency"), "WEB_ENABLED": "false"}
     await ensure_topics(kafka, [f"{run}l-features", f"{run}l-drift-events"])
     rate = args.latency_rate
-    print(f"latency at {rate:,.0f} events/s ...", file=sys.stderr)
-    p50, p99, count = await latency(bootstrap, f"{run}l-", lat_env, rate, args.latency_events,
-                                    models, workdir)
+    p50 = p99 = float("nan")
+    count = 0
+    if not args.skip_latency:
+        print(f"latency at {rate:,.0f} events/s ...", file=sys.stderr)
+        p50, p99, count = await latency(bootstrap, f"{run}l-", lat_env, rate,
+                                        args.latency_events, models, workdir)
 
     await ensure_topics(kafka, [topic])
     print(f"producing {args.events:,} events to {topic} ...", file=sys.stderr)
@@ -311,6 +319,7 @@ async def main() -> None:
     print(f"faust no-op agent: {noop:,.0f} events/s", file=sys.stderr)
 
     proc = start_worker(env, workdir / "worker.log")
+    profiler = None
     rss_100k = peak = 0
     started = None
     done = 0
@@ -323,6 +332,9 @@ async def main() -> None:
             done = await committed(bootstrap, run, topic)
             if done and started is None:
                 started = time.monotonic()
+                # from the first commit on: start-up (imports, group join) is not the steady state
+                if args.profile:
+                    profiler = start_profiler(proc.pid, args.profile)
             rss = rss_kib(proc.pid)
             peak = max(peak, rss)
             tenth = done * 10 // args.events
@@ -333,6 +345,9 @@ async def main() -> None:
         elapsed = time.monotonic() - (started or time.monotonic())
         written = changelog_written(web_port)
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            profiler.wait(timeout=60)
         stop(proc)
     worker_rate = args.events / elapsed if elapsed else float("nan")
     print(f"driftline worker: {worker_rate:,.0f} events/s", file=sys.stderr)
@@ -358,6 +373,19 @@ async def main() -> None:
           f"{changelog / (args.events / 1000):,.0f} |")
     print("| RSS along the run | "
           + ", ".join(f"{k:,}: {v / 1024:,.0f} MiB" for k, v in sorted(samples.items())) + " |")
+    if args.profile:
+        from bench.profile_summary import summarise
+
+        print()
+        print(summarise(args.profile.read_text()))
+
+
+def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the worker (and its threads) until SIGINT, in collapsed-stack form."""
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    return subprocess.Popen([py_spy, "record", "-p", str(pid), "-f", "raw", "-r", "100",  # noqa: S603
+                             "--nonblocking", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":
