@@ -35,6 +35,8 @@ import numpy as np
 from numpy.typing import NDArray
 from river import drift as river_drift
 
+from drift import online
+
 FloatArray = NDArray[np.float64]
 
 #: uncalibrated settings (a reference with no values, or state written before calibration)
@@ -190,13 +192,11 @@ class OnlineDetectors:
             scaled = np.clip(scaled, *bounds)
         standardised = scaled.tolist()
         for name in self.names:
-            detector = self.detectors[(feature, name)]
-            for i, x in enumerate(standardised):
-                detector.update(x)
-                if detector.drift_detected:
-                    value, threshold = statistic(detector)
-                    found.append(Detection(feature, name, start + i, int(positions[i]),
-                                           value, threshold))
+            # the whole array per detector, River's arithmetic (drift/online.py)
+            for i, value, threshold in online.feed(self.detectors[(feature, name)],
+                                                   standardised, statistic):
+                found.append(Detection(feature, name, start + i, int(positions[i]),
+                                       value, threshold))
         self.seen[feature] = start + len(standardised)
         return found
 
