@@ -41,7 +41,8 @@ def page_hinkley(detector: river_drift.PageHinkley, values: Sequence[float]) -> 
     mean = detector._x_mean
     n, m = mean.n, mean._mean
     s_inc, s_dec = detector._sum_increase, detector._sum_decrease
-    min_inc, max_dec = detector._min_increase, detector._max_decrease
+    min_inc: float = detector._min_increase
+    max_dec: float = detector._max_decrease
     detected = detector._drift_detected
     fresh_mean = False
     alarms: list[Alarm] = []
@@ -71,7 +72,8 @@ def page_hinkley(detector: river_drift.PageHinkley, values: Sequence[float]) -> 
         detector._x_mean = stats.Mean()
     detector._x_mean.n, detector._x_mean._mean = n, m
     detector._sum_increase, detector._sum_decrease = s_inc, s_dec
-    detector._min_increase, detector._max_decrease = min_inc, max_dec
+    detector._min_increase = min_inc
+    detector._max_decrease = max_dec  # type: ignore[assignment]  # River starts it at int -1
     detector._drift_detected = bool(detected)
     return alarms
 
@@ -84,7 +86,7 @@ def adwin(detector: river_drift.ADWIN, values: Sequence[float]) -> list[Alarm]:
     update = detector._helper.update
     for i, x in enumerate(values):
         if detected:
-            detector._reset()
+            detector._reset()  # type: ignore[no-untyped-call]
             update = detector._helper.update
         detected = update(x)
         if detected:
