@@ -25,6 +25,7 @@ import orjson
 import drift
 from drift.detectors import Detection, OnlineDetectors, reference_sample
 from drift.hygiene import AlertPolicy, AlertState, step
+from monitors.columns import Columns, category_text, is_number
 from monitors.state import (
     Chunk,
     ModelHead,
@@ -98,21 +99,6 @@ class MonitorOutput:
         self.metrics.extend(other.metrics)
 
 
-def category_text(value: Any) -> str | None:
-    """How a value reads as a category; numbers that are whole read without a decimal point."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
-    return str(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _event_id(*parts: object) -> str:
     return str(uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts)))
 
@@ -180,9 +166,12 @@ class FeatureMonitor:
         if not fresh:
             return out
         self._delete_stale(head)
-        pending: dict[int, list[Observation]] = {}
-        monitored: list[tuple[int, Observation]] = []  # what online detectors see, in order
-        for obs in fresh:
+        reference: list[Observation] = []  # reference events of this batch, until frozen
+        pending: dict[int, list[int]] = {}  # open window -> its rows of ``columns``
+        monitored: list[tuple[int, int]] = []  # (seq, row) online detectors see, in order
+        columns: Columns | None = None  # the batch's values from the first monitored event
+        first = 0
+        for position, obs in enumerate(fresh):
             head.last_offset = obs.offset
             if obs.origin is not None:
                 # copies of one source partition arrive in its offset order; a second copy of
@@ -195,24 +184,32 @@ class FeatureMonitor:
             seq = head.seq
             head.seq += 1
             if head.phase == "reference":
-                pending.setdefault(-1, []).append(obs)
+                reference.append(obs)
                 head.reference.add(seq, obs.offset, obs.timestamp)
                 if head.reference.size >= self.config.reference_size:
-                    self._freeze_reference(head, pending.pop(-1))
+                    self._freeze_reference(head, reference)
+                    reference = []
                 continue
-            monitored.append((seq, obs))
+            if columns is None:  # kinds are frozen from here to the end of the batch
+                first = position
+                columns = Columns.build([o.features for o in fresh[first:]], head.kinds)
+            row = position - first
+            monitored.append((seq, row))
             index = self._assign(head, obs)
             if index is None:
                 head.late_events += 1
                 continue
-            pending.setdefault(index, []).append(obs)
+            pending.setdefault(index, []).append(row)
             head.windows[str(index)].add(seq, obs.offset, obs.timestamp)
             head.max_time = max(head.max_time, obs.timestamp)
             for closing in self._closable(head):
-                out.extend(self._close_window(head, closing, pending.pop(closing, [])))
-        for index, observations in pending.items():
-            self._write_chunk(head, index, observations)
-        out.drift_events.extend(self._run_detectors(head, monitored))
+                out.extend(self._close_window(head, closing, columns, pending.pop(closing, [])))
+        if reference:
+            self._write_chunk(head, -1, _reference_chunk(reference))
+        if columns is not None:
+            for index, rows in pending.items():
+                self._write_chunk(head, index, self._window_chunk(head, columns, rows))
+            out.drift_events.extend(self._run_detectors(head, fresh[first:], columns, monitored))
         self.store.set(key, head.encode())
         return out
 
@@ -278,33 +275,17 @@ class FeatureMonitor:
             head.closed_upto = max(head.closed_upto or "", self._window_end(due[-1]).isoformat())
         return due
 
-    def _chunk_from(self, head: ModelHead, observations: Sequence[Observation]) -> Chunk:
-        if head.phase == "reference":
-            return _reference_chunk(observations)
-        numeric: dict[str, np.ndarray] = {}
-        categorical: dict[str, list[str | None]] = {}
-        for name, kind in head.kinds.items():
-            if kind == "numeric":
-                column = np.full(len(observations), np.nan)
-                for i, obs in enumerate(observations):
-                    value = obs.features.get(name)
-                    if _is_number(value):
-                        column[i] = value
-                    elif value is not None:
-                        head.type_mismatches += 1
-                numeric[name] = column
-            else:
-                categorical[name] = [category_text(o.features.get(name)) for o in observations]
-        head.unknown_features += sum(
-            1 for o in observations for name in o.features if name not in head.kinds
-        )
-        return Chunk(numeric=numeric, categorical=categorical)
+    def _window_chunk(self, head: ModelHead, columns: Columns, rows: Sequence[int]) -> Chunk:
+        """The values of ``rows`` for a window, counting what they hold that does not fit."""
+        wrong, unknown = columns.counts(rows)
+        head.type_mismatches += wrong
+        head.unknown_features += unknown
+        return columns.chunk(rows)
 
     def _bounds(self, head: ModelHead, index: int) -> WindowBounds:
         return head.reference if index == -1 else head.windows[str(index)]
 
-    def _write_chunk(self, head: ModelHead, index: int, observations: Sequence[Observation]) -> None:
-        chunk = self._chunk_from(head, observations)
+    def _write_chunk(self, head: ModelHead, index: int, chunk: Chunk) -> None:
         bounds = self._bounds(head, index)
         self.store.set(chunk_key(self.ns, head.model, head.version, index, bounds.chunks),
                        chunk.encode())
@@ -366,12 +347,12 @@ class FeatureMonitor:
         return profiles
 
     # -- closing a window -------------------------------------------------------------------
-    def _close_window(self, head: ModelHead, index: int,
-                      pending: Sequence[Observation]) -> MonitorOutput:
+    def _close_window(self, head: ModelHead, index: int, columns: Columns,
+                      rows: Sequence[int]) -> MonitorOutput:
         bounds = head.windows.pop(str(index))
         chunks = self._take_chunks(head, bounds)
-        if pending:
-            chunks.append(self._chunk_from(head, pending))
+        if rows:
+            chunks.append(self._window_chunk(head, columns, rows))
         current = concat_chunks(chunks, head.kinds)
         out = MonitorOutput()
         if bounds.size < self.config.min_window_events:
@@ -400,8 +381,9 @@ class FeatureMonitor:
         head.hygiene[feature] = [list(state.history), state.active]
         return outcome
 
-    def _run_detectors(self, head: ModelHead,
-                       monitored: Sequence[tuple[int, Observation]]) -> list[DriftEvent]:
+    def _run_detectors(self, head: ModelHead, observations: Sequence[Observation],
+                       columns: Columns, monitored: Sequence[tuple[int, int]],
+                       ) -> list[DriftEvent]:
         """Feed this batch's values, in arrival order, to the online detectors."""
         if head.detectors is None or not monitored:
             return []
@@ -409,15 +391,12 @@ class FeatureMonitor:
         detectors = _DETECTORS.take(key, head.detectors)
         if detectors is None:
             detectors = OnlineDetectors.loads(head.detectors)
+        rows = np.fromiter((row for _, row in monitored), dtype=np.intp, count=len(monitored))
         events = []
-        for name, kind in head.kinds.items():
-            if kind != "numeric":
-                continue
-            values = np.array([v if _is_number(v := obs.features.get(name)) else np.nan
-                               for _, obs in monitored], dtype=float)
-            for found in detectors.update(name, values):
-                seq, obs = monitored[found.position]
-                events.append(self._detection_event(head, found, seq, obs))
+        for name, column in columns.numeric.items():
+            for found in detectors.update(name, column[rows]):
+                seq, row = monitored[found.position]
+                events.append(self._detection_event(head, found, seq, observations[row]))
         head.detectors = detectors.dumps()
         _DETECTORS.put(key, head.detectors, detectors)
         return events
@@ -562,7 +541,7 @@ def _reference_chunk(observations: Sequence[Observation]) -> Chunk:
     categorical: dict[str, list[str | None]] = {}
     for name in names:
         values = [o.features.get(name) for o in observations]
-        if all(v is None or _is_number(v) for v in values):
+        if all(v is None or is_number(v) for v in values):
             numeric[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
         else:
             categorical[name] = [category_text(v) for v in values]

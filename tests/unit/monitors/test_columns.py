@@ -1,0 +1,43 @@
+"""Columns built once per batch read each value exactly as the per-value rules do."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitors.columns import Columns, category_text, is_number, numeric_column
+
+VALUES = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False),
+                   st.integers(-(2**53), 2**53), st.booleans(), st.text(max_size=5))
+
+
+def per_value(values):
+    column = [float(v) if is_number(v) else math.nan for v in values]
+    wrong = [int(v is not None and not is_number(v)) for v in values]
+    return column, wrong
+
+
+@given(st.lists(VALUES, max_size=50))
+def test_numeric_column_reads_values_as_the_rules_say(values) -> None:
+    column, wrong = numeric_column(values)
+    expected, expected_wrong = per_value(values)
+    np.testing.assert_array_equal(column, np.array(expected, dtype=float))
+    assert (wrong.tolist() if wrong is not None else [0] * len(values)) == expected_wrong
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["x", "c", "extra", "other"]), VALUES),
+                min_size=1, max_size=40), st.data())
+def test_windows_take_their_rows_and_count_only_them(features, data) -> None:
+    kinds = {"x": "numeric", "c": "categorical"}
+    columns = Columns.build(features, kinds)
+    rows = sorted(data.draw(st.sets(st.integers(0, len(features) - 1))))
+    chunk = columns.chunk(rows)
+    expected, expected_wrong = per_value([features[r].get("x") for r in rows])
+    np.testing.assert_array_equal(chunk.numeric["x"], np.array(expected, dtype=float))
+    assert chunk.categorical["c"] == [category_text(features[r].get("c")) for r in rows]
+    wrong, unknown = columns.counts(rows)
+    assert wrong == sum(expected_wrong)
+    assert unknown == sum(1 for r in rows for name in features[r] if name not in kinds)
