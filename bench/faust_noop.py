@@ -1,7 +1,7 @@
 """A faust app whose only agent counts events — the ceiling faust itself puts on a worker.
 
 Run by ``bench/stream_bench.py`` (``python -m faust -A bench.faust_noop worker``); prints
-``RATE <events/s>`` once it has seen ``BENCH_EVENTS`` events.
+``RATE <events/s> CPU <µs per event>`` once it has seen ``BENCH_EVENTS`` events.
 """
 
 from __future__ import annotations
@@ -20,17 +20,19 @@ app = faust.App(os.environ["BENCH_APP"], broker=os.environ["BENCH_BROKER"], stor
 topic = app.topic(os.environ["BENCH_TOPIC"], key_type=bytes, value_type=bytes,
                   key_serializer="raw", value_serializer="raw")
 TARGET = int(os.environ["BENCH_EVENTS"])
-state = {"seen": 0, "started": 0.0}
+state = {"seen": 0, "started": 0.0, "cpu": 0.0}
 
 
 @app.agent(topic, concurrency=1)
 async def count(stream: faust.StreamT[bytes]) -> None:
     # the same batching the driftline agents use
-    async for events in stream.take_events(500, within=1.0):
+    async for events in stream.take_events(int(os.environ.get("BENCH_BATCH", "500")), within=1.0):
         if not state["started"]:
             state["started"] = time.monotonic()
+            state["cpu"] = time.process_time()  # every thread of the process
         state["seen"] += len(events)
         if state["seen"] >= TARGET:
             rate = state["seen"] / (time.monotonic() - state["started"])
-            print(f"RATE {rate:.0f}", file=sys.stderr, flush=True)
+            cpu = (time.process_time() - state["cpu"]) / state["seen"] * 1e6
+            print(f"RATE {rate:.0f} CPU {cpu:.1f}", file=sys.stderr, flush=True)
             state["seen"] = -(10**12)  # report once

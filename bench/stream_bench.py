@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cli.traffic import TrafficSpec, feature_events  # noqa: E402
-from settings import KafkaSettings  # noqa: E402
+from settings import KafkaSettings, get_settings  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
 
 DRIFTLINE = str(Path(sys.executable).parent / "driftline")
@@ -117,12 +117,14 @@ async def committed(bootstrap: str, group: str, topic: str) -> int:
         await admin.close()
 
 
-def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path) -> float:
-    """Events/s of a faust agent that only counts: faust's own ceiling on this machine."""
+def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path) -> tuple[float, float]:
+    """(events/s, CPU µs per event) of a faust agent that only counts: faust's own ceiling
+    on this machine."""
     log = workdir / "faust-noop.log"
     env = {**os.environ, "BENCH_APP": f"noop{uuid.uuid4().hex[:8]}", "BENCH_TOPIC": topic,
            "BENCH_BROKER": f"kafka://{bootstrap}", "BENCH_EVENTS": str(n),
            "BENCH_MAX_FETCH_BYTES": str(KafkaSettings().max_fetch_bytes_per_partition),
+           "BENCH_BATCH": str(get_settings().drift.batch_size),  # the worker's batches
            "PYTHONPATH": str(REPO)}
     with log.open("wb") as handle:
         proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "bench.faust_noop",  # noqa: S603
@@ -135,9 +137,10 @@ def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path) -> float:
         while time.monotonic() < deadline and proc.poll() is None:
             for line in log.read_text(errors="replace").splitlines():
                 if "RATE " in line:
-                    return float(line.rsplit("RATE ", 1)[1].split()[0])
+                    words = line.rsplit("RATE ", 1)[1].split()
+                    return float(words[0]), float(words[2])
             time.sleep(0.5)
-        return float("nan")
+        return float("nan"), float("nan")
     finally:
         stop(proc)
 
@@ -159,6 +162,13 @@ def changelog_written(port: int) -> float:
     return sum(sample.value for family in text_string_to_metric_families(text)
                if family.name == "driftline_changelog_bytes"
                for sample in family.samples if sample.name.endswith("_total"))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -315,13 +325,14 @@ async def main() -> None:
     print(f"raw aiokafka consume: {raw:,.0f} events/s (runs: "
           f"{', '.join(f'{r:,.0f}' for r in raw_rates)})", file=sys.stderr)
 
-    noop = faust_noop(bootstrap, topic, min(args.events, 200_000), workdir)
+    noop, noop_cpu = faust_noop(bootstrap, topic, min(args.events, 200_000), workdir)
     print(f"faust no-op agent: {noop:,.0f} events/s", file=sys.stderr)
 
     proc = start_worker(env, workdir / "worker.log")
     profiler = None
     rss_100k = peak = 0
     started = None
+    cpu_start = 0.0
     done = 0
     samples: dict[int, int] = {}  # events committed -> RSS (KiB), about every tenth
     try:
@@ -332,6 +343,7 @@ async def main() -> None:
             done = await committed(bootstrap, run, topic)
             if done and started is None:
                 started = time.monotonic()
+                cpu_start = cpu_seconds(proc.pid)
                 # from the first commit on: start-up (imports, group join) is not the steady state
                 if args.profile:
                     profiler = start_profiler(proc.pid, args.profile)
@@ -343,6 +355,7 @@ async def main() -> None:
             if done <= 100_000:
                 rss_100k = max(rss_100k, rss)
         elapsed = time.monotonic() - (started or time.monotonic())
+        cpu = cpu_seconds(proc.pid) - cpu_start
         written = changelog_written(web_port)
     finally:
         if profiler is not None:
@@ -363,6 +376,8 @@ async def main() -> None:
     print(f"| faust agent that only counts (first {min(args.events, 200_000):,} events) | "
           f"{noop:,.0f} events/s |")
     print(f"| ratio worker / faust no-op | {worker_rate / noop:.2f} |")
+    print(f"| worker CPU per event (user + system, all threads) | {cpu / args.events * 1e6:,.0f} µs "
+          f"({cpu / elapsed:.0%} of one core); faust no-op {noop_cpu:,.0f} µs |")
     print(f"| produce → drift event latency at {rate:,.0f} events/s | p50 {p50 * 1000:,.0f} ms, "
           f"p99 {p99 * 1000:,.0f} ms ({count} windows) |")
     print(f"| peak RSS after 100,000 events | {rss_100k / 1024:,.0f} MiB |")
