@@ -93,11 +93,8 @@ def calibrate_adwin(values: FloatArray, budget_per_100k: float, *, seed: int,
     stream = rng.choice(values, size=length).tolist()
     for _ in range(4):
         detector = river_drift.ADWIN(delta=delta)  # type: ignore[no-untyped-call]
-        alarms = 0
-        for x in stream:
-            detector.update(x)  # type: ignore[no-untyped-call]
-            alarms += detector.drift_detected
-        if alarms == 0:
+        # River's update value by value, in one loop (drift/online.py)
+        if not online.adwin(detector, stream):
             break
         delta /= 10
     return delta
