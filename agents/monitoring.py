@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -51,8 +52,15 @@ def monitor_config(model: str, namespace: str = "f", kind: str = "data_drift",
     )
 
 
+#: what ``datetime.isoformat()`` writes for a UTC time with microseconds (a zero fraction it
+#: leaves out, so ``.000000`` is not this form)
+_CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.(?!000000)\d{6})?\+00:00")
+
+
 def utc(timestamp: str) -> str:
     """One spelling per instant, so timestamps compare as strings."""
+    if _CANONICAL_UTC.fullmatch(timestamp):  # validated already: it is its own spelling
+        return timestamp
     return datetime.fromisoformat(timestamp).astimezone(UTC).isoformat()
 
 

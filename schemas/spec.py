@@ -20,6 +20,8 @@ SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"
 _NAME_RE = re.compile(NAME_PATTERN)
+#: the form ``str(uuid.UUID(v))`` gives: lowercase, hyphenated
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 Kind = Literal[
     "uuid", "name", "timestamp", "schema_version", "number", "integer", "text", "long_text",
@@ -168,6 +170,34 @@ def _check_timestamp(field: str, value: Any) -> str:
     return value
 
 
+def _plain_values(value: dict[str, Any], limits: Limits) -> bool:
+    """True when a feature map needs no per-value work: floats that are all finite, missing
+    values, and ASCII text without NUL within the length bound (the common event); anything
+    else (False) goes through the per-value checks, which give the reason."""
+    kinds = set(map(type, value.values()))
+    if not kinds <= _PLAIN_TYPES:
+        return False
+    if str not in kinds:
+        numbers: Any = value.values()
+    else:
+        numbers = []
+        for v in value.values():
+            if type(v) is str:
+                if len(v) > limits.max_string_length or not v.isascii() or "\x00" in v:
+                    return False
+            elif v is not None:
+                numbers.append(v)
+    if float in kinds:
+        if None in kinds:
+            numbers = [v for v in numbers if v is not None]
+        total = sum(numbers)  # inf or nan anywhere makes total - total nan (or a finite
+        return bool(total - total == 0.0)  # overflow does: then the slow path decides)
+    return True
+
+
+_PLAIN_TYPES = frozenset({float, str, type(None)})
+
+
 def _check_map(field: str, value: Any, limits: Limits, *, probabilities: bool) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidEvent(f"{field}: expected an object, got {type(value).__name__}")
@@ -175,8 +205,10 @@ def _check_map(field: str, value: Any, limits: Limits, *, probabilities: bool) -
         raise InvalidEvent(f"{field}: must not be empty")
     if len(value) > limits.max_features:
         raise InvalidEvent(f"{field}: {len(value)} entries, more than {limits.max_features}")
-    out: dict[str, Any] = {}
     known = _known_names(limits.max_name_length)
+    if not probabilities and value.keys() <= known and _plain_values(value, limits):
+        return dict(value)  # every name known valid, every value a finite float or fine text
+    out: dict[str, Any] = {}
     for key, item in value.items():
         if key not in known:  # names repeat from event to event: check each one once
             _check_name(f"{field} key", key, limits)
@@ -219,12 +251,20 @@ def check_field(spec: FieldSpec, value: Any, limits: Limits) -> Any:
         case "uuid":
             if not isinstance(value, str):
                 raise InvalidEvent(f"{spec.name}: expected a UUID string")
+            if _CANONICAL_UUID.fullmatch(value):  # already what str(UUID(value)) would give
+                return value
             try:
                 return str(uuid.UUID(value))
             except ValueError:
                 raise InvalidEvent(f"{spec.name}: {value[:40]!r} is not a UUID") from None
         case "name":
-            return _check_name(spec.name, value, limits)
+            if type(value) is str and value in _known_names(limits.max_name_length):
+                return value  # found valid under these limits before (model names repeat)
+            name = _check_name(spec.name, value, limits)
+            known = _known_names(limits.max_name_length)
+            if len(known) < _KNOWN_NAMES_MAX:
+                known.add(name)
+            return name
         case "timestamp":
             return _check_timestamp(spec.name, value)
         case "schema_version":
@@ -280,13 +320,27 @@ def check_field(spec: FieldSpec, value: Any, limits: Limits) -> Any:
     raise AssertionError(f"unknown field kind {spec.kind}")  # pragma: no cover
 
 
+#: the names of each ``FIELDS`` tuple, by identity (records declare them once, at import)
+_FIELD_NAMES: dict[int, tuple[tuple[FieldSpec, ...], frozenset[str]]] = {}
+
+
+def _names_of(fields: tuple[FieldSpec, ...]) -> frozenset[str]:
+    hit = _FIELD_NAMES.get(id(fields))
+    if hit is not None and hit[0] is fields:
+        return hit[1]
+    names = frozenset(f.name for f in fields)
+    if len(_FIELD_NAMES) < 1024:
+        _FIELD_NAMES[id(fields)] = (fields, names)
+    return names
+
+
 def validate(obj: Any, fields: tuple[FieldSpec, ...], limits: Limits) -> dict[str, Any]:
     """Check a decoded JSON object against ``fields``; unknown keys are rejected."""
     if not isinstance(obj, dict):
         raise InvalidEvent(f"event: expected a JSON object, got {type(obj).__name__}")
-    known = {f.name for f in fields}
-    unknown = sorted(k for k in obj if k not in known)
-    if unknown:
+    known = _names_of(fields)
+    if not obj.keys() <= known:
+        unknown = sorted(k for k in obj if k not in known)
         raise InvalidEvent(f"unknown field(s): {', '.join(map(str, unknown[:5]))}")
     out: dict[str, Any] = {}
     for spec in fields:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import re
 import uuid
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.events import (
     DeadLetter,
@@ -14,7 +17,7 @@ from schemas.events import (
     dead_letter,
     decode,
 )
-from schemas.spec import InvalidEvent, Limits
+from schemas.spec import InvalidEvent, Limits, validate
 
 LIMITS = Limits(max_payload_bytes=4096, max_features=3, max_string_length=16, max_name_length=20)
 
@@ -158,3 +161,44 @@ def test_dead_letter_keeps_bytes_and_names_the_model_when_it_can():
                                           value=b"garbage", reason="x", app_id="app").event_id
     assert dead_letter(topic="features", partition=None, offset=None, key=None, value=b"\xff",
                        reason="x", app_id="app").model_name is None
+
+
+# -- the fast paths accept and reject exactly what the per-value checks do ---------------------
+
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True), st.floats(min_value=1e307, max_value=1.7e308),
+    st.text(max_size=300), st.sampled_from(["ok", "a\x00b", "caf\u00e9", "\ud800", "x" * 257]),
+    st.lists(st.integers(), max_size=2))
+_NAMES = st.one_of(st.sampled_from(["x", "y", "region", "bad name", "", "z" * 200]),
+                   st.text(max_size=6))
+
+
+def _outcome(fn):
+    try:
+        return "ok", fn()
+    except InvalidEvent as exc:
+        return "invalid", exc.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_NAMES, _VALUES, max_size=8),
+       st.one_of(st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()),
+                 st.sampled_from(["{12345678-1234-5678-1234-567812345678}", "nope", ""])),
+       st.one_of(_NAMES, st.integers()))
+def test_fast_paths_give_the_per_value_answers(features, event_id, model) -> None:
+    import schemas.spec as spec
+
+    obj = {"event_id": event_id, "schema_version": 1, "model_name": model, "model_version": "1",
+           "timestamp": "2026-11-01T00:00:00+00:00", "features": features}
+    limits = Limits()
+    fast = _outcome(lambda: validate(obj, FeatureEvent.FIELDS, limits))
+    saved = (spec._plain_values, spec._CANONICAL_UUID, spec._known)
+    try:  # the per-value checks only: no known names, no plain-map or canonical-uuid shortcut
+        spec._plain_values = lambda value, limits: False
+        spec._CANONICAL_UUID = re.compile(r"(?!)")
+        spec._known = {}
+        slow = _outcome(lambda: validate(obj, FeatureEvent.FIELDS, limits))
+    finally:
+        spec._plain_values, spec._CANONICAL_UUID, spec._known = saved
+    assert fast == slow
