@@ -26,6 +26,7 @@ from observability import tracing
 from observability.logs import correlated
 from observability.metrics import EMAILS
 from schemas.events import Alert, decode
+from schemas.reasons import Reason
 from schemas.spec import InvalidEvent
 from storage.governance_repository import notification_history, record_notification
 from streams.deadletters import send_dead_letter
@@ -86,7 +87,7 @@ async def handle(event: EventT, alert: Alert) -> str:
         return "sent"
     await _record(alert, "failed", result.attempts, result.error)
     await send_dead_letter(event, f"smtp: undeliverable after {result.attempts} attempt(s): "
-                                  f"{result.error}")
+                                  f"{result.error}", Reason.SMTP_REJECTED)
     return "failed"
 
 
@@ -97,11 +98,12 @@ async def notify(stream: faust.StreamT[bytes]) -> None:
             try:
                 alert = decode(event.message.value, Alert, LIMITS)
             except InvalidEvent as exc:
-                await send_dead_letter(event, exc.reason)
+                await send_dead_letter(event, exc.reason, exc.code)
                 continue
             try:
                 with correlated(alert.event_id):
                     await handle(event, alert)
             except Exception as exc:
                 log.exception("notifying %s failed", alert.event_id)
-                await send_dead_letter(event, f"notifier error: {exc!r}"[:1000])
+                await send_dead_letter(event, f"notifier error: {exc!r}"[:1000],
+                                       Reason.INTERNAL_ERROR)

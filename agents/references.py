@@ -10,6 +10,7 @@ import drift
 from agents.monitoring import monitor_config
 from faust_app import app, settings
 from schemas.events import ReferenceProfileEvent, decode
+from schemas.reasons import Reason
 from schemas.spec import InvalidEvent
 from streams.deadletters import send_dead_letter
 from streams.telemetry import handling
@@ -33,13 +34,14 @@ async def set_reference(event: EventT) -> None:
         record = decode(event.message.value, ReferenceProfileEvent, PROFILE_LIMITS)
         profiles = drift.profiles_from_dict(record.profile)
     except InvalidEvent as exc:
-        await send_dead_letter(event, exc.reason)
+        await send_dead_letter(event, exc.reason, exc.code)
         return
     except ValueError as exc:
-        await send_dead_letter(event, f"profile: {exc}")
+        await send_dead_letter(event, f"profile: {exc}", Reason.INVALID_PROFILE)
         return
     if event.message.key != record.model_name.encode():
-        await send_dead_letter(event, "reference profiles must be keyed by model_name")
+        await send_dead_letter(event, "reference profiles must be keyed by model_name",
+                               Reason.INVALID_PROFILE)
         return
     store = BufferedStore(TableStore(event))
     FeatureMonitor(store, monitor_config(record.model_name)).set_reference(

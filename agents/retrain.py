@@ -66,7 +66,7 @@ async def process_batch(events: Sequence[EventT]) -> int:
             try:
                 manual = decode(event.message.value, RetrainTrigger, LIMITS)
             except InvalidEvent as exc:
-                await send_dead_letter(event, exc.reason)  # no sink reads this topic
+                await send_dead_letter(event, exc.reason, exc.code)  # no sink reads this topic
                 continue
             by_model.setdefault(manual.model_name, []).append(
                 (event, manual_trigger(manual, offset=event.message.offset)))

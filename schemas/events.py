@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar
 import faust
 import orjson
 
+from schemas.reasons import Reason
 from schemas.spec import (
     SCHEMA_VERSION,
     FieldSpec,
@@ -263,6 +264,12 @@ class DeadLetter(faust.Record, include_metadata=False, serializer="json"):
     app_id: str
     model_name: str | None = None
     model_version: str | None = None
+    #: :class:`schemas.reasons.Reason`; letters written before codes existed have none
+    reason_code: str | None = None
+    #: size of the original value; when ``value_truncated`` only its first bytes are here,
+    #: and the original is fetched from ``topic``/``partition``/``offset``
+    value_size: int | None = None
+    value_truncated: bool = False
 
     @property
     def value(self) -> bytes:
@@ -288,18 +295,27 @@ OUTPUT_EVENTS: Mapping[str, type[Event]] = {
 def decode(raw: bytes | None, record: type[E], limits: Limits) -> E:
     """Parse and validate one message value; raise :class:`InvalidEvent` with the reason."""
     if raw is None:
-        raise InvalidEvent("empty message (tombstone)")
+        raise InvalidEvent("empty message (tombstone)", Reason.EMPTY)
     if len(raw) > limits.max_payload_bytes:
-        raise InvalidEvent(f"payload of {len(raw)} bytes exceeds {limits.max_payload_bytes}")
+        raise InvalidEvent(f"payload of {len(raw)} bytes exceeds {limits.max_payload_bytes}",
+                           Reason.TOO_LARGE)
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(f"not valid JSON: {exc}") from None
+        raise InvalidEvent(f"not valid JSON: {exc}", Reason.NOT_JSON) from None
     return record(**validate(obj, record.FIELDS, limits))
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+#: A dead letter must fit the producer's request limit (1 MiB) after base64 (4/3) and its
+#: other fields: values up to this size are kept whole ...
+MAX_DEAD_LETTER_VALUE = 512 * 1024
+#: ... larger ones keep this prefix (plus topic, partition and offset to fetch the original)
+DEAD_LETTER_PREFIX = 16 * 1024
+MAX_DEAD_LETTER_KEY = 4 * 1024
 
 
 def dead_letter(
@@ -311,15 +327,28 @@ def dead_letter(
     value: bytes | None,
     reason: str,
     app_id: str,
+    code: Reason = Reason.INVALID,
     clock: Callable[[], str] = now_iso,
 ) -> DeadLetter:
-    """Build the dead letter for a message; its id is stable for a (topic, partition, offset)."""
+    """Build the dead letter for a message; its id is stable for a (topic, partition, offset).
+
+    Whatever the message holds, the letter fits the producer's limit: an oversized value (or
+    key) is cut to a prefix and the letter says so, with the coordinates of the original."""
+    size = len(value) if value is not None else 0
+    truncated = size > MAX_DEAD_LETTER_VALUE
+    if truncated:
+        value = (value or b"")[:DEAD_LETTER_PREFIX]
+        reason = (f"{reason[:700]} [value of {size} bytes truncated to its first "
+                  f"{DEAD_LETTER_PREFIX}; the original is at {topic}[{partition}]@{offset}]")
+    if key is not None and len(key) > MAX_DEAD_LETTER_KEY:
+        reason = f"{reason[:900]} [key of {len(key)} bytes truncated]"
+        key = key[:MAX_DEAD_LETTER_KEY]
     if partition is not None and offset is not None:
         event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dlq:{app_id}:{topic}:{partition}:{offset}"))
     else:
         event_id = str(uuid.uuid4())
     model_name = model_version = None
-    if value:
+    if value and not truncated:
         # Best effort only: a dead letter names its model when the JSON allows it.
         try:
             obj = orjson.loads(value)
@@ -342,4 +371,7 @@ def dead_letter(
         app_id=app_id,
         model_name=model_name,
         model_version=model_version,
+        reason_code=str(code),
+        value_size=size,
+        value_truncated=truncated,
     )

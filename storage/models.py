@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -72,7 +74,8 @@ class DriftResult(Base):
 
 class DeadLetterRow(Base):
     __tablename__ = "dead_letters"
-    __table_args__ = (Index("ix_dead_letters_topic_time", "topic", "timestamp"),)
+    __table_args__ = (Index("ix_dead_letters_topic_time", "topic", "timestamp"),
+                      Index("ix_dead_letters_code_time", "reason_code", "timestamp"))
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -85,6 +88,11 @@ class DeadLetterRow(Base):
     app_id: Mapped[str] = mapped_column(String(255))
     model_name: Mapped[str | None] = mapped_column(String(128))
     model_version: Mapped[str | None] = mapped_column(String(128))
+    #: schemas.reasons.Reason
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    #: the original value's size; ``value`` holds only a prefix when ``value_truncated``
+    value_size: Mapped[int | None] = mapped_column(BigInteger)
+    value_truncated: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class PerformanceMetric(Base):

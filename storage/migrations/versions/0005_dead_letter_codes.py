@@ -1,0 +1,31 @@
+"""dead letters: reason code, original size, truncation flag
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # plain ADD COLUMN: PostgreSQL and SQLite both do it in place
+    op.add_column("dead_letters", sa.Column("reason_code", sa.String(32), nullable=True))
+    op.add_column("dead_letters", sa.Column("value_size", sa.BigInteger(), nullable=True))
+    op.add_column("dead_letters", sa.Column("value_truncated", sa.Boolean(), nullable=False,
+                                            server_default=sa.false()))
+    op.create_index("ix_dead_letters_code_time", "dead_letters", ["reason_code", "timestamp"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_dead_letters_code_time", table_name="dead_letters")
+    for column in ("value_truncated", "value_size", "reason_code"):
+        op.drop_column("dead_letters", column)
