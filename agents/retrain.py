@@ -41,14 +41,16 @@ from tables.governance import retrain_ledger
 log = logging.getLogger(__name__)
 LIMITS = settings.limits.for_events()
 TRIGGERS_TOPIC = settings.kafka.topics.name("retrain_triggers")
-_BASE = settings.retrain.model_dump(exclude={"overrides", "batch_size", "batch_seconds"})
+_BASE = settings.retrain.model_dump(exclude={"overrides", "batch_size", "batch_seconds",
+                                             "max_concurrent_jobs",
+                                             "max_concurrent_jobs_per_model"})
 
 #: the agent's clock; tests of the logic use the planner with a fake one instead
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 
 def rule_for(model: str) -> RetrainRule:
-    return RetrainRule.from_values(_BASE, settings.retrain.overrides.get(model))
+    return RetrainRule.from_values(_BASE, settings.retrain.override_values(model))
 
 
 PLANNER = RetrainPlanner(settings.app_id, rule_for)
