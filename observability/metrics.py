@@ -71,7 +71,7 @@ BATCH_REDELIVERIES = Counter(
 DETECTOR_RESETS = Counter(
     "driftline_detector_state_resets",
     "Online-detector states that could not be read (another format or River version) and "
-    "were started afresh.", ["monitor"], registry=REGISTRY)
+    "were started afresh.", registry=REGISTRY)
 RETRAIN_QUEUE = Gauge(
     "driftline_retrain_queue_depth", "Accepted retrain requests waiting for the trainer.",
     registry=REGISTRY)

@@ -114,7 +114,7 @@ class DriftEvent(Event):
     kind: str
     feature: str
     test: str
-    statistic: float
+    statistic: float | None
     p_value: float | None
     drifted: bool
     window_start_seq: int
@@ -139,7 +139,8 @@ class DriftEvent(Event):
         FieldSpec("kind", "enum", choices=DRIFT_KINDS),
         FieldSpec("feature", "name", description="Feature, prediction or metric name."),
         FieldSpec("test", "name"),
-        FieldSpec("statistic", "number"),
+        FieldSpec("statistic", "number", nullable=True,
+                  description="null when the test could not be computed (no values)."),
         FieldSpec("p_value", "number", nullable=True),
         FieldSpec("drifted", "boolean"),
         FieldSpec("window_start_seq", "integer", description="Per-model event sequence number."),

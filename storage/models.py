@@ -53,7 +53,7 @@ class DriftResult(Base):
     kind: Mapped[str] = mapped_column(String(32))
     feature: Mapped[str] = mapped_column(String(128))
     test: Mapped[str] = mapped_column(String(64))
-    statistic: Mapped[float] = mapped_column(Float)
+    statistic: Mapped[float | None] = mapped_column(Float)
     p_value: Mapped[float | None] = mapped_column(Float)
     p_value_adjusted: Mapped[float | None] = mapped_column(Float)
     effect: Mapped[float | None] = mapped_column(Float)

@@ -10,7 +10,7 @@ import asyncio
 
 from faust.types import TopicT
 
-from observability.metrics import count_drift
+from observability.metrics import DETECTOR_RESETS, count_drift
 from streams.topics import alerts_topic, drift_events_topic, performance_metrics_topic
 from tables.monitor import MonitorOutput
 
@@ -30,3 +30,5 @@ async def publish_output(key: bytes, out: MonitorOutput) -> None:
     if pending:
         await asyncio.gather(*pending)
     count_drift(out.drift_events)
+    if out.detector_resets:
+        DETECTOR_RESETS.inc(out.detector_resets)
