@@ -105,7 +105,8 @@ def training_failed_alert(job: TrainingJob) -> Alert:
 
 def promotion_alert(event: PromotionEvent) -> Alert:
     title = {"promoted": "promoted", "rejected": "rejected", "rolled_back": "rolled back",
-             "skipped": "skipped"}.get(event.decision, event.decision)
+             "skipped": "skipped", "failed": "not evaluated (error)"}.get(event.decision,
+                                                                       event.decision)
     details: dict[str, Any] = {"decision": event.decision, "registered_model": event.registered_model,
                                "candidate_version": event.candidate_version,
                                "champion_version": event.champion_version}

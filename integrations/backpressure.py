@@ -26,7 +26,7 @@ T = TypeVar("T")
 #: a first retry after ~0.5 s, then doubling to at most 15 s between tries
 HOLD_BACKOFF = Backoff(base=0.5, cap=15.0)
 
-_waiting: dict[str, set[int]] = {name: set() for name in DEPENDENCIES}
+_waiting: dict[str, set[int | str]] = {name: set() for name in DEPENDENCIES}
 _next_token = 0
 
 
@@ -42,6 +42,18 @@ def down() -> list[str]:
 
 def _set(dependency: str) -> None:
     DEPENDENCY_UP.labels(dependency).set(0 if _waiting[dependency] else 1)
+
+
+def mark_down(dependency: str, holder: str) -> None:
+    """For work that waits without :func:`hold` (a poll that simply tries again later)."""
+    _waiting[dependency].add(holder)
+    _set(dependency)
+
+
+def mark_up(dependency: str, holder: str) -> None:
+    if holder in _waiting[dependency]:
+        _waiting[dependency].discard(holder)
+        _set(dependency)
 
 
 def circuit_wait(exc: BaseException) -> float | None:

@@ -27,8 +27,8 @@ def closed_port() -> int:
 
 
 class TrainerProcess:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], log: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.handle = log.open("ab")
