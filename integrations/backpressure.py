@@ -13,7 +13,9 @@ decide on — those, and only those, may become dead letters.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -28,6 +30,31 @@ HOLD_BACKOFF = Backoff(base=0.5, cap=15.0)
 
 _waiting: dict[str, set[int | str]] = {name: set() for name in DEPENDENCIES}
 _next_token = 0
+
+
+class Interrupted(RuntimeError):
+    """The worker's partitions are being reassigned: held work is given up *unacknowledged*
+    (a rebalance waits for every agent to finish what it holds; the new owner reads it again
+    from the committed offset)."""
+
+
+#: bumped when a rebalance starts: every hold started before gives up
+_generation = 0
+#: while a rebalance runs, a hold gives up at its first failure instead of waiting
+_rebalancing = False
+
+
+def interrupt() -> None:
+    """A rebalance starts: every current :func:`hold` raises :class:`Interrupted` (within
+    half a second), and so does one that fails before :func:`rebalanced`."""
+    global _generation, _rebalancing
+    _generation += 1
+    _rebalancing = True
+
+
+def rebalanced() -> None:
+    global _rebalancing
+    _rebalancing = False
 
 
 class Unavailable(RuntimeError):
@@ -85,10 +112,23 @@ async def hold(dependency: str, call: Callable[[], Awaitable[T]], *,
         _set(dependency)
         BACKPRESSURE_WAITS.labels(dependency, agent or "unknown").inc()
 
-    options = {} if sleep is None else {"sleep": sleep}
+    generation = _generation
+
+    async def pause(seconds: float) -> None:
+        """Sleep, but give up as soon as a rebalance starts (or while one runs)."""
+        if _rebalancing:
+            raise Interrupted(f"held work for {dependency} given up: a rebalance is running")
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if _generation != generation:
+                raise Interrupted(f"held work for {dependency} given up: partitions revoked")
+            await (sleep or asyncio.sleep)(min(0.5, left))
+        if _generation != generation:
+            raise Interrupted(f"held work for {dependency} given up: partitions revoked")
+
     try:
         result = await Retry(backoff).call_async(call, transient=transient, on_retry=report,
-                                                 wait_hint=wait_hint, **options)
+                                                 wait_hint=wait_hint, sleep=pause)
     finally:
         if token in _waiting[dependency]:
             _waiting[dependency].discard(token)

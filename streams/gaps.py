@@ -26,6 +26,7 @@ from typing import Any
 
 from faust.types import TP, EventT
 
+from integrations.backpressure import Interrupted
 from integrations.resilience import Backoff
 from observability.metrics import BATCH_REDELIVERIES, OFFSET_GAPS
 
@@ -198,6 +199,19 @@ async def process_batches(app: Any, stream: Any, agent: str,
             with handling(events):
                 await handle(events)
             failures = 0
+        except Interrupted:
+            # a rebalance began while the batch waited for a dependency: left unacknowledged
+            # (uncommitted) for whoever owns the partitions next, this worker included
+            log.info("%s: a held batch of %d event(s) is left to the rebalance", agent,
+                     len(events))
+            unacked = getattr(getattr(app, "consumer", None), "_unacked_messages", None)
+            for event in taken:
+                event.message.incref()  # never acknowledged: not committed
+                if unacked is not None:
+                    # and not waited for: faust's rebalance waits until every message it
+                    # handed out is acknowledged (or garbage); this one never will be
+                    unacked.discard(event.message)
+            taken = events = []
         except Exception:
             failures += 1
             BATCH_REDELIVERIES.labels(agent).inc()
@@ -208,6 +222,7 @@ async def process_batches(app: Any, stream: Any, agent: str,
                 event.message.incref()  # faust's ack of this batch must not release them
                 tp = event.message.tp
                 first[tp] = min(first.get(tp, event.message.offset), event.message.offset)
+            taken = events = []
             await asyncio.sleep(REDELIVERY_BACKOFF.delay(failures - 1))
             for tp, offset in first.items():
                 await guard.rewind(tp, offset)

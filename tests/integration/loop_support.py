@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert
 
 from cli.demo_support import free_port, read_mails
 from storage.models import LabelledPrediction
-from tests.integration.conftest import DRIFTLINE, REPO, consume
+from tests.integration.conftest import DRIFTLINE, REPO, consume, run_cli
 
 
 def closed_port() -> int:
@@ -89,6 +89,24 @@ def seed_labelled(engine: Engine, rows: Iterable[dict[str, Any]]) -> int:
     with engine.begin() as conn:
         conn.execute(insert(LabelledPrediction.__table__), batch)
     return len(batch)
+
+
+def bootstrap_versions(env: dict[str, str], model: str, directory: Path, rows: int) -> None:
+    """Register v1 (the original relationship) and v2 (the flipped one) with
+    ``driftline model bootstrap``; each bootstrap makes its version champion."""
+    import csv
+
+    from governance.synthetic import labelled_rows
+
+    for seed, relation in ((1, "original"), (2, "flipped")):
+        path = directory / f"{model}-{relation}.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["x1", "x2", "region", "label"])
+            for row in labelled_rows(model, rows, relation=relation, seed=seed, end=now()):
+                f = row["features"]
+                writer.writerow([f["x1"], f["x2"], f["region"], row["label"]])
+        run_cli(env, "model", "bootstrap", model, "--from", str(path))
 
 
 def records(broker: str, topic: str, done: Callable[[list[dict[str, Any]]], bool],

@@ -19,6 +19,7 @@ from storage.governance import NotificationRow, RetrainJobRow, RetrainRequestRow
 from tests.integration.conftest import produce, read_to_end, run_cli
 from tests.integration.loop_support import (
     TrainerProcess,
+    bootstrap_versions,
     closed_port,
     now,
     records,
@@ -234,20 +235,10 @@ def test_smtp_down_holds_the_mail_and_keeps_the_rest_flowing(
 
 
 def test_rollback_restores_the_previous_champion(unique, loop_env, broker, tmp_path: Path):
-    import csv
-
     from integrations.registry import ModelRegistry
 
     model = f"{unique}-model"
-    for seed, relation in ((1, "original"), (2, "flipped")):
-        path = tmp_path / f"{relation}.csv"
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["x1", "x2", "region", "label"])
-            for row in labelled_rows(model, 80, relation=relation, seed=seed, end=now()):
-                f = row["features"]
-                writer.writerow([f["x1"], f["x2"], f["region"], row["label"]])
-        run_cli(loop_env, "model", "bootstrap", model, "--from", str(path))
+    bootstrap_versions(loop_env, model, tmp_path, 80)
     registry = ModelRegistry(loop_env["MLFLOW__TRACKING_URI"])
     # each bootstrap made its version champion; as a promotion would, keep 1 as the previous
     registry.client.set_registered_model_alias(model, "previous_champion", "1")

@@ -3,14 +3,13 @@ during a promotion, the worker killed between the alias move and the publish."""
 
 from __future__ import annotations
 
-import csv
 import time
 from typing import Any
 
 import httpx
 
 from cli.demo_support import free_port
-from tests.integration.conftest import produce, run_cli
+from tests.integration.conftest import produce
 from tests.integration.faults.scenarios import (
     Harness,
     Outcome,
@@ -19,7 +18,7 @@ from tests.integration.faults.scenarios import (
     ready,
     wait,
 )
-from tests.integration.loop_support import TrainerProcess, mails_to, now
+from tests.integration.loop_support import TrainerProcess, bootstrap_versions, mails_to, now
 
 
 def _subjects(h: Harness) -> list[str]:
@@ -76,18 +75,9 @@ def candidate(h: Harness, model: str) -> bytes:
     """Champion v1 (the old relationship) and a better v2 registered beside it; production
     follows the new relationship. Returns the succeeded training job that names v2."""
     from governance.messages import job_event
-    from governance.synthetic import labelled_rows
     from integrations.registry import ModelRegistry
 
-    for seed, relation in ((1, "original"), (2, "flipped")):
-        path = h.tmp / f"{model}-{relation}.csv"
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["x1", "x2", "region", "label"])
-            for row in labelled_rows(model, 300, relation=relation, seed=seed, end=now()):
-                f = row["features"]
-                writer.writerow([f["x1"], f["x2"], f["region"], row["label"]])
-        run_cli(h.env, "model", "bootstrap", model, "--from", str(path))
+    bootstrap_versions(h.env, model, h.tmp, 300)
     registry = ModelRegistry(h.env["MLFLOW__TRACKING_URI"])
     registry.client.set_registered_model_alias(model, "champion", "1")  # v2 is a candidate
     labelled_history(h, model, "flipped")
