@@ -91,14 +91,15 @@ def seed_labelled(engine: Engine, rows: Iterable[dict[str, Any]]) -> int:
     return len(batch)
 
 
-def bootstrap_versions(env: dict[str, str], model: str, directory: Path, rows: int) -> None:
+def bootstrap_versions(env: dict[str, str], model: str, directory: Path, rows: int,
+                       relations: tuple[str, ...] = ("original", "flipped")) -> None:
     """Register v1 (the original relationship) and v2 (the flipped one) with
     ``driftline model bootstrap``; each bootstrap makes its version champion."""
     import csv
 
     from governance.synthetic import labelled_rows
 
-    for seed, relation in ((1, "original"), (2, "flipped")):
+    for seed, relation in zip((1, 2), relations, strict=False):
         path = directory / f"{model}-{relation}.csv"
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)

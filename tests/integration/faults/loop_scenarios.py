@@ -72,19 +72,23 @@ def trainer_outage(h: Harness, outage: float = 60.0) -> Outcome:
 
 
 def candidate(h: Harness, model: str) -> bytes:
-    """Champion v1 (the old relationship) and a better v2 registered beside it; production
-    follows the new relationship. Returns the succeeded training job that names v2."""
+    """Champion v1 (the old relationship); production follows a new one, and the reference
+    trainer makes v2 from it (holding out rows for the evaluation, as a real job does).
+    Returns the succeeded training job that names v2."""
     from governance.messages import job_event
-    from integrations.registry import ModelRegistry
+    from trainer.training import TrainingConfig, TrainingRequest, run_training
 
-    bootstrap_versions(h.env, model, h.tmp, 300)
-    registry = ModelRegistry(h.env["MLFLOW__TRACKING_URI"])
-    registry.client.set_registered_model_alias(model, "champion", "1")  # v2 is a candidate
+    bootstrap_versions(h.env, model, h.tmp, 300, relations=("original",))
     labelled_history(h, model, "flipped")
+    trained = run_training(TrainingRequest(model_name=model, registered_model=model),
+                           TrainingConfig(tracking_uri=h.env["MLFLOW__TRACKING_URI"],
+                                          min_rows=50), h.engine, lambda *_: None)
+    assert trained["candidate_version"] == "2", trained
     request = {"request_id": "00000000-0000-4000-8000-000000000001", "model_name": model,
                "model_version": "1", "registered_model": model}
     return job_event(request=request, job_id="job-1", status="succeeded", progress=1.0,
-                     message="trained", now=now(), candidate_version="2", run_id=None).dumps()
+                     message="trained", now=now(), candidate_version="2",
+                     run_id=trained["run_id"]).dumps()
 
 
 def _champion(h: Harness, model: str) -> str | None:

@@ -10,6 +10,7 @@ needs.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -71,9 +72,11 @@ class Harness:
         return self.env["SMTP__RECIPIENTS"]
 
     def stack(self, action: str, service: str) -> float:
-        """``driftline stack down|up --only service``; returns the seconds it took."""
+        """``driftline stack down|up --only service``; returns the seconds it took. Run in
+        the caller's environment: the worker's has a state directory of its own, and the
+        stack's records (pids, data) live under the caller's."""
         began = time.monotonic()
-        run_cli(self.env, "stack", action, "--only", service, timeout=240)
+        run_cli(dict(os.environ), "stack", action, "--only", service, timeout=240)
         return time.monotonic() - began
 
     def dead_letters(self) -> list[dict[str, Any]]:
@@ -113,7 +116,7 @@ def ready(port: int) -> dict[str, Any] | None:
         response = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2)
     except httpx.HTTPError:
         return None
-    return {"status": response.status_code, **response.json()}
+    return {**response.json(), "http_status": response.status_code}
 
 
 def gauge(port: int, dependency: str) -> float | None:
@@ -200,7 +203,7 @@ def stream_outage(h: Harness, service: str, outage: float, *, models: int = 4,
     recovery = time.monotonic() - back_at
     counts = settle_counts(h, names, per_model)
     stored = window_results(h.engine, names)
-    after = wait("readiness back to ok", lambda: (r := ready(port)) and r["status"] == 200 and r,
+    after = wait("readiness back to ok", lambda: (r := ready(port)) and r["http_status"] == 200 and r,
                  60)
     mails, log = mail_audit(h)
     return Outcome(f"{service} {'restarted' if service == 'kafka' else 'stopped'}", duration,

@@ -22,7 +22,7 @@ def assert_stream_invariants(outcome: scenarios.Outcome) -> None:
     log = notes["notifications"]
     assert "failed" not in log, log
     assert outcome.mails == log.get("sent", 0), (outcome.mails, log)  # one mail per sent alert
-    assert notes["after"]["status"] == 200 and notes["after"]["waiting_for"] == []
+    assert notes["after"]["http_status"] == 200 and notes["after"]["waiting_for"] == []
 
 
 def test_postgres_stopped_45s_while_20000_events_flow(harness):
@@ -30,7 +30,7 @@ def test_postgres_stopped_45s_while_20000_events_flow(harness):
     assert outcome.duration >= 45.0
     assert outcome.events_in == 20_000
     down = outcome.notes["down"]
-    assert down["status"] == 503 and "postgres" in down["waiting_for"] and down["gauge"] == 0.0
+    assert down["http_status"] == 503 and "postgres" in down["waiting_for"] and down["gauge"] == 0.0
     assert_stream_invariants(outcome)
 
 
@@ -41,7 +41,7 @@ def test_kafka_broker_restarted_mid_stream(harness):
 
 def test_smtp_down_while_alerts_fire(harness):
     outcome = scenarios.smtp_outage(harness, outage=20.0, alerts=3)
-    assert outcome.notes["down"]["status"] == 503
+    assert outcome.notes["down"]["http_status"] == 503
     assert outcome.notes["mailed_while_down"] == 0
     assert outcome.mails == 3 and outcome.notes["notifications"] == {"sent": 3}
     assert outcome.dead_letters == 0
@@ -51,7 +51,7 @@ def test_trainer_down_60s_with_a_request_queued(harness):
     outcome = loop_scenarios.trainer_outage(harness, outage=60.0)
     notes = outcome.notes
     assert outcome.duration >= 60.0
-    assert notes["down"]["status"] == 503 and notes["failed_while_down"] == 0
+    assert notes["down"]["http_status"] == 503 and notes["failed_while_down"] == 0
     statuses = notes["statuses"]
     assert statuses[0] == "waiting" and statuses[-1] == "succeeded", statuses
     assert statuses.count("submitted") == 1 and "failed" not in statuses
@@ -66,7 +66,7 @@ def test_trainer_down_60s_with_a_request_queued(harness):
 def test_mlflow_stopped_during_a_promotion(harness):
     outcome = loop_scenarios.mlflow_outage(harness, outage=20.0)
     notes = outcome.notes
-    assert notes["down"]["status"] == 503 and notes["decided_while_down"] == 0
+    assert notes["down"]["http_status"] == 503 and notes["decided_while_down"] == 0
     assert outcome.decisions == 1 and notes["decision"] == "promoted"  # deferred, not skipped
     assert notes["champion"] == "2"
     assert notes["notifications"] == {"sent": 1} and outcome.mails == 1
