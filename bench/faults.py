@@ -32,9 +32,9 @@ from tests.integration.faults import loop_scenarios, scenarios  # noqa: E402
 SCENARIOS = {
     "postgres": lambda h: scenarios.stream_outage(h, "postgres", 45.0),
     "kafka": lambda h: scenarios.stream_outage(h, "kafka", 0.0, models=2, per_model=4000),
-    "smtp": lambda h: scenarios.smtp_outage(h, outage=20.0, alerts=3),
+    "smtp": lambda h: scenarios.smtp_outage(h, outage=15.0, alerts=3),
     "trainer": lambda h: loop_scenarios.trainer_outage(h, outage=60.0),
-    "mlflow": lambda h: loop_scenarios.mlflow_outage(h, outage=20.0),
+    "mlflow": lambda h: loop_scenarios.mlflow_outage(h, outage=15.0),
     "kill": loop_scenarios.killed_between_alias_and_publish,
 }
 

@@ -40,7 +40,7 @@ def test_kafka_broker_restarted_mid_stream(harness):
 
 
 def test_smtp_down_while_alerts_fire(harness):
-    outcome = scenarios.smtp_outage(harness, outage=20.0, alerts=3)
+    outcome = scenarios.smtp_outage(harness, outage=15.0, alerts=3)
     assert outcome.notes["down"]["http_status"] == 503
     assert outcome.notes["mailed_while_down"] == 0
     assert outcome.mails == 3 and outcome.notes["notifications"] == {"sent": 3}
@@ -64,7 +64,7 @@ def test_trainer_down_60s_with_a_request_queued(harness):
 
 
 def test_mlflow_stopped_during_a_promotion(harness):
-    outcome = loop_scenarios.mlflow_outage(harness, outage=20.0)
+    outcome = loop_scenarios.mlflow_outage(harness, outage=15.0)
     notes = outcome.notes
     assert notes["down"]["http_status"] == 503 and notes["decided_while_down"] == 0
     assert outcome.decisions == 1 and notes["decision"] == "promoted"  # deferred, not skipped
