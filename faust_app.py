@@ -7,8 +7,10 @@ worker starts (``driftline worker``).
 from __future__ import annotations
 
 import faust
+from sqlalchemy import Engine
 
 from settings import Settings, get_settings
+from storage.db import shared_engine
 from streams.admin import client_options
 
 
@@ -57,3 +59,8 @@ def create_app(settings: Settings) -> faust.App:
 
 settings = get_settings()
 app = create_app(settings)
+
+
+def database() -> Engine:
+    """The worker's database engine (one pool for every agent), from the same settings."""
+    return shared_engine(settings.database_url, pool_size=settings.database.pool_size)

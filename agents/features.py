@@ -16,10 +16,10 @@ from agents.monitoring import (
     utc,
 )
 from faust_app import app, settings
+from monitors.drift_monitor import Observation
 from schemas.events import FeatureEvent
 from streams.gaps import process_batches
 from streams.topics import features_topic
-from tables.monitor import Observation
 
 
 def observation(event: EventT, record: FeatureEvent) -> Observation:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from agents.sinks import engine
-from faust_app import app, settings
+from faust_app import app, database, settings
 from storage.partitions import maintain_partitions
 
 log = logging.getLogger(__name__)
@@ -20,7 +19,7 @@ DAY = 24 * 3600.0
 async def _maintain() -> None:
     try:
         created = await asyncio.to_thread(
-            maintain_partitions, engine(), months_ahead=settings.database.partitions_ahead_months)
+            maintain_partitions, database(), months_ahead=settings.database.partitions_ahead_months)
     except Exception:  # a failed run is retried tomorrow; the DEFAULT partition catches rows
         log.exception("partition maintenance failed")
         return

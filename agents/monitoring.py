@@ -16,16 +16,16 @@ import drift
 from drift.hygiene import AlertPolicy
 from faust_app import settings
 from integrations.backpressure import hold, kafka_transient
+from monitors.buffered import BufferedStore
+from monitors.drift_monitor import FeatureMonitor, MonitorConfig, MonitorOutput, Observation
+from monitors.versions import touch
 from schemas.events import Event, decode
 from schemas.reasons import Reason
 from schemas.spec import InvalidEvent
 from streams.deadletters import send_dead_letter
 from streams.publish import publish_output
 from streams.telemetry import use_event, use_events
-from tables.buffered import BufferedStore
 from tables.feature_state import TableStore
-from tables.monitor import FeatureMonitor, MonitorConfig, MonitorOutput, Observation
-from tables.versions import touch
 
 log = logging.getLogger(__name__)
 LIMITS = settings.limits.for_events()

@@ -21,8 +21,7 @@ from email.message import EmailMessage
 import faust
 from faust.types import EventT
 
-from agents.sinks import engine
-from faust_app import app, settings
+from faust_app import app, database, settings
 from governance.emails import render
 from integrations.backpressure import Unavailable, database_transient, hold
 from integrations.mailer import Mailer, SendResult, SmtpConfig
@@ -53,7 +52,7 @@ async def _record(alert: Alert, status: str, attempts: int = 0, error: str | Non
     """Log the decision; held while the database is down, since the log is what keeps a
     redelivered alert from being mailed twice."""
     await hold("postgres", lambda: asyncio.to_thread(
-        record_notification, engine(), alert_id=alert.event_id, model_name=alert.model_name,
+        record_notification, database(), alert_id=alert.event_id, model_name=alert.model_name,
         kind=alert.kind, dedup_key=alert.dedup_key, subject=alert.subject, status=status,
         attempts=attempts, error=error, recipients=_s.recipient_list, decided_at=clock()),
         transient=database_transient, agent="notify")
@@ -78,7 +77,7 @@ async def handle(event: EventT, alert: Alert) -> str:
     """Mail one alert (or decide not to); returns the status logged."""
     now = clock()
     history = await hold("postgres", lambda: asyncio.to_thread(
-        notification_history, engine(), alert_id=alert.event_id, model_name=alert.model_name,
+        notification_history, database(), alert_id=alert.event_id, model_name=alert.model_name,
         kind=alert.kind, dedup_key=alert.dedup_key,
         dedup_since=now - timedelta(minutes=_s.dedup_minutes),
         rate_since=now - timedelta(hours=1)), transient=database_transient, agent="notify")

@@ -9,10 +9,10 @@ from faust.types import EventT
 
 from agents.monitoring import apply_and_publish, decode_batch
 from faust_app import app, settings
+from monitors.performance import PerformanceConfig, PerformanceMonitor
 from schemas.events import LabelledPredictionEvent
 from streams.gaps import process_batches
 from streams.topics import labelled_predictions_topic
-from tables.performance import PerformanceConfig, PerformanceMonitor
 
 
 @cache

@@ -17,12 +17,12 @@ from agents.monitoring import (
     utc,
 )
 from faust_app import app, settings
+from monitors.drift_monitor import Observation
+from monitors.label_join import LabelJoin, PredictionIn, SourceRef
 from schemas.events import PredictionEvent
 from streams.gaps import process_batches
 from streams.topics import predictions_topic
 from tables.feature_state import JoinStore
-from tables.label_join import LabelJoin, PredictionIn, SourceRef
-from tables.monitor import Observation
 
 
 def model_signal(record: PredictionEvent) -> dict[str, object]:

@@ -32,10 +32,10 @@ import faust
 from faust.types import EventT
 
 import drift
-from agents.sinks import engine
-from faust_app import app, settings
+from faust_app import app, database, settings
 from governance.evaluation import PromotionPolicy, evaluate, model_outputs
 from governance.messages import promotion_alert, stable_id
+from governance.modelinputs import PROFILE_ARTIFACT, feature_columns, feature_dicts, targets
 from integrations.backpressure import database_transient, hold, kafka_transient, mlflow_transient
 from integrations.registry import CHAMPION, DECISION_TAG, MAX_TAG, ModelRegistry, Version
 from observability.logs import correlated
@@ -46,8 +46,6 @@ from schemas.spec import SCHEMA_VERSION, InvalidEvent
 from storage.governance_repository import load_labelled, split_rows
 from streams.gaps import process_batches
 from streams.topics import alerts_topic, promotion_events_topic, training_jobs_topic
-from trainer.fit import feature_columns, feature_dicts, targets
-from trainer.training import PROFILE_ARTIFACT
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -250,7 +248,7 @@ async def consider(event: EventT) -> None:
                 now = clock()
                 p = settings.promotion
                 rows = await hold("postgres", lambda: asyncio.to_thread(
-                    load_labelled, engine(), job.model_name,
+                    load_labelled, database(), job.model_name,
                     now - timedelta(hours=p.window_hours), now, limit=p.max_rows),
                     transient=database_transient, agent="promote_candidates")
                 decision = await mlflow(lambda: evaluate_candidate(job, version, rows, now))

@@ -10,6 +10,8 @@ from faust.types import EventT
 import drift
 from agents.monitoring import monitor_config, reroute_to
 from faust_app import app, settings
+from monitors.buffered import BufferedStore
+from monitors.drift_monitor import FeatureMonitor
 from schemas.events import ReferenceProfileEvent, decode
 from schemas.reasons import Reason
 from schemas.spec import InvalidEvent
@@ -17,9 +19,7 @@ from streams.deadletters import send_dead_letter
 from streams.gaps import process_batches
 from streams.telemetry import use_event
 from streams.topics import reference_profiles_topic
-from tables.buffered import BufferedStore
 from tables.feature_state import TableStore
-from tables.monitor import FeatureMonitor
 
 PROFILE_LIMITS = settings.limits.for_events(profile=True)
 

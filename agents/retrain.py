@@ -116,7 +116,7 @@ async def process_batch(events: Sequence[EventT]) -> int:
                                                          value=retrain_alert(request).dumps()))
         await asyncio.gather(*delivered)
 
-    # the ledger moves on only once its decisions are on the broker (see tables/buffered.py);
+    # the ledger moves on only once its decisions are on the broker (see monitors/buffered.py);
     # a broker outage holds the batch, and a retry re-sends the same ids
     await hold("kafka", send_all, transient=kafka_transient, agent="plan_retraining")
     for request in requests:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from functools import cache
 from typing import Any
 
 import faust
 from faust.types import EventT
 from sqlalchemy import Engine
 
-from faust_app import app, settings
+from faust_app import app, database, settings
 from integrations.backpressure import database_transient, hold
 from schemas.events import (
     DeadLetter,
@@ -29,7 +28,6 @@ from schemas.events import (
 )
 from schemas.reasons import Reason
 from schemas.spec import InvalidEvent
-from storage.db import make_engine
 from storage.repository import (
     save_dead_letters,
     save_drift_events,
@@ -50,11 +48,6 @@ LIMITS = settings.limits.for_events()
 SaveFn = Callable[[Engine, Sequence[Any]], int]
 
 
-@cache
-def engine() -> Engine:
-    return make_engine(settings.database_url, pool_size=settings.database.pool_size)
-
-
 async def write_batch(name: str, save: SaveFn, batch: Sequence[tuple[EventT, Any]],
                       *, dead_letter_rejected: bool = True) -> int:
     """Write records, holding while the database is unavailable (never dead-lettering for
@@ -65,7 +58,7 @@ async def write_batch(name: str, save: SaveFn, batch: Sequence[tuple[EventT, Any
         return 0
 
     async def write(rows: list[Any]) -> int:
-        return await hold("postgres", lambda: asyncio.to_thread(save, engine(), rows),
+        return await hold("postgres", lambda: asyncio.to_thread(save, database(), rows),
                           transient=database_transient, agent=f"sink {name}")
 
     try:

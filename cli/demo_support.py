@@ -58,7 +58,7 @@ def default_mailbox() -> Path:
     """The stack's SMTP sink mailbox (``DRIFTLINE_MAILBOX`` overrides, e.g. a shared stack)."""
     if os.environ.get("DRIFTLINE_MAILBOX"):
         return Path(os.environ["DRIFTLINE_MAILBOX"])
-    from cli.services import MailSink, StackConfig
+    from stack.services import MailSink, StackConfig
 
     return MailSink(StackConfig.load(), lambda text: None).mailbox
 

@@ -16,7 +16,8 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("cli.worker:worker", "Run the stream-processing worker."),
     "replay": ("cli.replay:replay", "Produce JSON-lines events to a topic."),
-    "stack": ("cli.stack:stack", "Start, stop or inspect the local Kafka/PostgreSQL stack."),
+    "stack": ("cli.stack:stack",
+              "Start, stop or inspect the local services (Kafka, PostgreSQL, MLflow, SMTP)."),
     "demo": ("cli.demo:demo", "Stream traffic with injected drift and show what driftline does."),
     "schemas": ("cli.schemas_cmd:schemas", "Export the event JSON Schemas for producers."),
     "db": ("cli.db:db", "Apply database migrations."),

@@ -59,9 +59,10 @@ def bootstrap_champion(tracking_uri: str, registered: str, model_name: str,
     import mlflow.sklearn
     from mlflow import MlflowClient
 
+    from governance.modelinputs import PROFILE_ARTIFACT, training_profiles
     from integrations.registry import ModelRegistry
-    from trainer.fit import SERIALIZATION, fit, pip_requirements, training_profiles
-    from trainer.training import PROFILE_ARTIFACT, _experiment_id
+    from trainer.fit import SERIALIZATION, fit, pip_requirements
+    from trainer.training import _experiment_id
 
     result = fit(features, labels)
     mlflow.set_tracking_uri(tracking_uri)

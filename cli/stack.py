@@ -1,54 +1,37 @@
-"""``driftline stack``: the real services driftline needs, started on this machine.
-
-No Docker here, so ``up`` runs Kafka (KRaft, from Maven Central jars), a dedicated
-PostgreSQL cluster (Debian's package), an MLflow tracking server and an SMTP sink, all on
-127.0.0.1, and waits until each one answers. ``up`` is idempotent; ``down`` stops only what
-``up`` started (by recorded pid). State, logs and pids live in ``<state_dir>/stack/``.
-"""
+"""``driftline stack``: thin commands over the local stack manager (the ``stack`` package)."""
 
 from __future__ import annotations
 
 import json
 import shlex
 import threading
-from collections.abc import Callable
+from typing import Any
 
 import click
 
 from cli.errors import BadInput
-from cli.kafkadist import Kafka
-from cli.pgcluster import Postgres
-from cli.processes import StackError, locked
-from cli.services import MailSink, MLflow, Service, StackConfig
-
-#: In start order; `down` goes the other way.
-KINDS: dict[str, type[Service]] = {
-    "kafka": Kafka, "postgres": Postgres, "mlflow": MLflow, "smtp": MailSink}
-SERVICES = tuple(KINDS)
-
-
-def build(config: StackConfig, say: Callable[[str, str], None]) -> dict[str, Service]:
-    def teller(name: str) -> Callable[[str], None]:
-        return lambda text: say(name, text)
-
-    return {name: kind(config, teller(name)) for name, kind in KINDS.items()}
-
-
-def parse_only(value: str | None) -> list[str]:
-    """``--only kafka,smtp`` -> ["kafka", "smtp"] in start order; None -> all services."""
-    if not value:
-        return list(SERVICES)
-    wanted = {part.strip().lower() for part in value.split(",") if part.strip()}
-    unknown = sorted(wanted - set(SERVICES))
-    if unknown or not wanted:
-        named = ", ".join(unknown) or repr(value)
-        raise BadInput(f"--only: unknown service {named}; choose from {','.join(SERVICES)}")
-    return [name for name in SERVICES if name in wanted]
-
+from stack.manager import SERVICES, build, parse_only, run_all
+from stack.processes import StackConfigError, StackError
+from stack.services import MailSink, StackConfig
 
 only_option = click.option(
     "--only", metavar="NAMES", default=None,
     help=f"Comma-separated subset of {','.join(SERVICES)} (default: all).")
+
+
+class StackGroup(click.Group):
+    """Reports the stack's errors as the rest of the CLI does: bad settings exit 2, a service
+    that cannot start or stop exits 1 with its log's last lines above the reason."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StackConfigError as exc:
+            raise BadInput(str(exc)) from None
+        except StackError as exc:
+            for line in exc.lines():
+                click.echo(line, err=True)
+            raise SystemExit(exc.exit_code) from None
 
 
 class Console:
@@ -57,54 +40,30 @@ class Console:
     def __init__(self) -> None:
         self._lock = threading.Lock()
 
-    def say(self, service: str, text: str, err: bool = False) -> None:
+    def say(self, service: str, text: str) -> None:
         with self._lock:
-            click.echo(f"{service:<9} {text}", err=err)
+            click.echo(f"{service:<9} {text}")
 
     def fail(self, error: StackError) -> None:
         with self._lock:
-            error.show()
+            for line in error.lines():
+                click.echo(line, err=True)
 
 
-def _run_all(names: list[str], action: Callable[[Service], str]) -> None:
-    """Run ``action`` on each service in parallel (a cold start is bounded by the slowest
-    service, not the sum), print one line per service, and exit 1 after all of them if any
-    failed."""
+def _run_all(names: list[str], action: Any) -> None:
+    """Run ``action`` on every named service; exit 1 after all of them if any failed."""
     console = Console()
-    config = StackConfig.load()
-    services = build(config, console.say)
-    failed = False
-
-    def one(name: str) -> None:
-        nonlocal failed
-        try:
-            console.say(name, action(services[name]))
-        except StackError as exc:
-            failed = True
-            console.fail(exc)
-        except OSError as exc:  # e.g. a state dir we may not write: still one line
-            failed = True
-            console.fail(StackError(f"{name}: {exc}"))
-
-    with locked(config.stack_dir / ".lock"):
-        # Daemon threads: Ctrl-C returns at once instead of waiting for every probe to time
-        # out. What was started is already recorded, so `down` can still stop it.
-        workers = [threading.Thread(target=one, args=(name,), daemon=True) for name in names]
-        for worker in workers:
-            worker.start()
-        try:
-            for worker in workers:
-                while worker.is_alive():
-                    worker.join(0.2)
-        except KeyboardInterrupt:
-            click.echo("driftline: interrupted; what already started keeps running "
-                       "(`driftline stack status`, `driftline stack down`)", err=True)
-            raise SystemExit(130) from None
+    try:
+        failed = run_all(names, action, console.say, console.fail)
+    except KeyboardInterrupt:
+        click.echo("driftline: interrupted; what already started keeps running "
+                   "(`driftline stack status`, `driftline stack down`)", err=True)
+        raise SystemExit(130) from None
     if failed:
         raise SystemExit(1)
 
 
-@click.group()
+@click.group(cls=StackGroup)
 def stack() -> None:
     """Start, stop or inspect the local Kafka/PostgreSQL/MLflow/SMTP stack."""
 

@@ -1,9 +1,9 @@
 """Alerts of the monitors: their text and their de-duplication key, in one place.
 
 The monitors decide *that* an alert fires or recovers (alert hygiene, k of the last m
-windows); what the message says and which key the notifier de-duplicates it under are
-decided here, next to :mod:`governance.messages` (the loop's alerts), with the one key
-builder every alert uses.
+windows) and say so with an ``AlertSignal``; what the message says and which key the
+notifier de-duplicates it under are decided here (:func:`render`), next to
+:mod:`governance.messages` (the loop's alerts), with the one key builder every alert uses.
 
 The key is (model, version, kind, subject): re-fires of one alert — the same features of
 the same model version, the same kind and outcome — share it, so the notifier merges them
@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from schemas.events import Alert, DriftEvent
 from schemas.spec import SCHEMA_VERSION
@@ -41,6 +42,13 @@ def alert_key(model: str, version: str, kind: str, subject: Iterable[str]) -> st
 
 def alert_id(outcome: str, events: Sequence[DriftEvent]) -> str:
     return str(uuid.uuid5(NAMESPACE, "|".join(["alert", outcome, *(e.event_id for e in events)])))
+
+
+def render(signal: Any) -> Alert:
+    """The alert for a monitor's :class:`monitors.drift_monitor.AlertSignal`."""
+    if signal.kind == "performance_drop":
+        return performance_alert(signal.events, signal.outcome)
+    return drift_alert(signal.events, signal.outcome, signal.kind, signal.k, signal.m)
 
 
 def drift_alert(events: Sequence[DriftEvent], outcome: str, kind: str, k: int, m: int) -> Alert:

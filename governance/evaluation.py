@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from governance.modelinputs import label_text
 from governance.significance import BootstrapResult, mcnemar_exact, paired_bootstrap
 
 EPS = 1e-15
@@ -72,8 +73,6 @@ class ModelOutputs:
 
 def model_outputs(model: Any, x: Sequence[Mapping[str, Any]], y: np.ndarray, task: str) -> ModelOutputs:
     """Predictions (and probabilities, for a classifier) of a fitted pipeline on ``x``."""
-    from trainer.fit import label_text
-
     predicted = model.predict(list(x))
     if task != "classification":
         return ModelOutputs(predictions=np.asarray(predicted, dtype=np.float64))

@@ -2,8 +2,8 @@
 
 Input events (features, predictions, labels) are validated from raw bytes by
 :func:`decode`, so a malformed event becomes a dead letter with its reason instead of an
-exception inside the stream. Output events are faust records serialised without faust's
-metadata, so any JSON consumer can read them.
+exception inside the stream. Records are declared once, as ``FIELDS``
+(:mod:`schemas.record`), and serialise to plain JSON objects any consumer can read.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import base64
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import TypeVar
 
-import faust
 import orjson
 
 from schemas.reasons import Reason
+from schemas.record import Record
 from schemas.spec import (
     SCHEMA_VERSION,
     FieldSpec,
@@ -43,18 +43,10 @@ ALERT_KINDS = ("drift_alert", "recovered", "performance_drop", "retrain_decision
                "training_failed", "promotion_decision")
 
 
-class Event(faust.Record, abstract=True, include_metadata=False, serializer="json"):
+class Event(Record):
     """Fields every driftline event carries."""
 
-    event_id: str
-    schema_version: int
-    model_name: str
-    model_version: str
-    timestamp: str
-
-    #: The wire spec that validation and the exported JSON Schema derive from.
-    FIELDS: ClassVar[tuple[FieldSpec, ...]] = COMMON_FIELDS
-    DESCRIPTION: ClassVar[str] = ""
+    FIELDS = COMMON_FIELDS
 
     @property
     def time(self) -> datetime:
@@ -62,8 +54,6 @@ class Event(faust.Record, abstract=True, include_metadata=False, serializer="jso
 
 
 class FeatureEvent(Event):
-    features: dict[str, Any]
-
     FIELDS = (
         *COMMON_FIELDS,
         FieldSpec(
@@ -76,10 +66,6 @@ class FeatureEvent(Event):
 
 
 class PredictionEvent(Event):
-    prediction: Any
-    probabilities: dict[str, float] | None = None
-    features: dict[str, Any] | None = None
-
     FIELDS = (
         *COMMON_FIELDS,
         FieldSpec("prediction", "scalar", description="Score (number) or class (string)."),
@@ -95,10 +81,6 @@ class PredictionEvent(Event):
 
 
 class LabelEvent(Event):
-    prediction_event_id: str
-    label: Any
-    prediction_timestamp: str | None = None
-
     FIELDS = (
         *COMMON_FIELDS,
         FieldSpec("prediction_event_id", "uuid", description="event_id of the prediction."),
@@ -111,29 +93,6 @@ class LabelEvent(Event):
 
 
 class DriftEvent(Event):
-    kind: str
-    feature: str
-    test: str
-    statistic: float | None
-    p_value: float | None
-    drifted: bool
-    window_start_seq: int
-    window_end_seq: int
-    window_start_offset: int
-    window_end_offset: int
-    window_start_time: str
-    window_end_time: str
-    reference_size: int
-    current_size: int
-    effect: float | None = None
-    severity: str = "none"
-    p_value_adjusted: float | None = None
-    missing_share: float | None = None
-    partition: int | None = None
-    alert: str = "none"
-    tests: dict[str, Any] | None = None
-    late_events: int = 0
-
     FIELDS = (
         *COMMON_FIELDS,
         FieldSpec("kind", "enum", choices=DRIFT_KINDS),
@@ -152,15 +111,17 @@ class DriftEvent(Event):
         FieldSpec("reference_size", "integer"),
         FieldSpec("current_size", "integer"),
         FieldSpec("effect", "number", required=False),
-        FieldSpec("severity", "enum", choices=SEVERITIES, required=False),
+        FieldSpec("severity", "enum", choices=SEVERITIES, required=False, default="none"),
         FieldSpec("p_value_adjusted", "number", required=False),
         FieldSpec("missing_share", "number", required=False),
         FieldSpec("partition", "integer", required=False),
         FieldSpec("alert", "enum", choices=ALERT_STATES, required=False,
+                  default="none",
                   description="Alert hygiene: fired once when k of the last m windows drifted."),
         FieldSpec("tests", "object", required=False,
                   description="Every test run: name -> {statistic, p_value}."),
         FieldSpec("late_events", "integer", required=False,
+                  default=0,
                   description="Events that arrived after their event-time window closed."),
     )
     DESCRIPTION = "The result of one drift test on one closed window."
@@ -168,15 +129,6 @@ class DriftEvent(Event):
 
 class MetricEvent(Event):
     """One windowed metric: model quality on labelled predictions, or confidence stability."""
-
-    metric: str
-    value: float | None
-    sample_size: int
-    window_start_seq: int
-    window_end_seq: int
-    window_start_time: str
-    window_end_time: str
-    reference_value: float | None = None
 
     FIELDS = (
         *COMMON_FIELDS,
@@ -195,8 +147,6 @@ class MetricEvent(Event):
 class ReferenceProfileEvent(Event):
     """An explicit reference for (model, version), from ``driftline reference set``."""
 
-    profile: dict[str, Any]
-
     FIELDS = (
         *COMMON_FIELDS,
         FieldSpec("profile", "object",
@@ -207,12 +157,6 @@ class ReferenceProfileEvent(Event):
 
 class LabelledPredictionEvent(Event):
     """A prediction joined with its label (``event_id`` is the prediction's)."""
-
-    label_time: str
-    prediction: Any
-    label: Any
-    probabilities: dict[str, float] | None = None
-    features: dict[str, Any] | None = None
 
     FIELDS = (
         *COMMON_FIELDS,
@@ -228,14 +172,6 @@ class LabelledPredictionEvent(Event):
 class Alert(Event):
     """Something a person should hear about; the notification agent turns it into e-mail."""
 
-    kind: str
-    severity: str
-    subject: str
-    summary: str
-    dedup_key: str
-    details: dict[str, Any] | None = None
-    source_event_id: str | None = None
-
     FIELDS = (
         *COMMON_FIELDS,
         FieldSpec("kind", "enum", choices=ALERT_KINDS),
@@ -250,27 +186,33 @@ class Alert(Event):
     DESCRIPTION = "A notification request: drift alert, recovery, retrain or promotion news."
 
 
-class DeadLetter(faust.Record, include_metadata=False, serializer="json"):
+class DeadLetter(Record):
     """An input that could not be processed, kept whole so nothing is lost."""
 
-    event_id: str
-    schema_version: int
-    topic: str
-    partition: int | None
-    offset: int | None
-    key_b64: str | None
-    value_b64: str
-    reason: str
-    timestamp: str
-    app_id: str
-    model_name: str | None = None
-    model_version: str | None = None
-    #: :class:`schemas.reasons.Reason`; letters written before codes existed have none
-    reason_code: str | None = None
-    #: size of the original value; when ``value_truncated`` only its first bytes are here,
-    #: and the original is fetched from ``topic``/``partition``/``offset``
-    value_size: int | None = None
-    value_truncated: bool = False
+    FIELDS = (
+        FieldSpec("event_id", "uuid",
+                  description="uuid5 of (app id, topic, partition, offset): one letter per message."),
+        FieldSpec("schema_version", "schema_version"),
+        FieldSpec("topic", "text", description="Where the message was read."),
+        FieldSpec("partition", "integer", nullable=True),
+        FieldSpec("offset", "integer", nullable=True),
+        FieldSpec("key_b64", "base64", nullable=True, description="The message key, base64."),
+        FieldSpec("value_b64", "base64", description="The message value, base64."),
+        FieldSpec("reason", "long_text", description="Why it could not be processed."),
+        FieldSpec("timestamp", "timestamp", description="When it was dead-lettered."),
+        FieldSpec("app_id", "text", description="The driftline deployment that read it."),
+        FieldSpec("model_name", "text", required=False,
+                  description="The model, when the value names one."),
+        FieldSpec("model_version", "text", required=False),
+        FieldSpec("reason_code", "text", required=False,
+                  description="Why, as a code (schemas/reasons.py); absent in older letters."),
+        FieldSpec("value_size", "integer", required=False,
+                  description="Size of the original value in bytes."),
+        FieldSpec("value_truncated", "boolean", required=False, default=False,
+                  description="Only the value's first bytes are kept: fetch the original "
+                              "from topic/partition/offset."),
+    )
+    DESCRIPTION = "A message driftline could not process, with its bytes and the reason."
 
     @property
     def value(self) -> bytes:

@@ -7,8 +7,6 @@ its reason, so the history in PostgreSQL explains itself.
 
 from __future__ import annotations
 
-from typing import Any
-
 from schemas.events import COMMON_FIELDS, SEVERITIES, Event
 from schemas.spec import FieldSpec
 
@@ -34,10 +32,6 @@ class RetrainTrigger(Event):
     daily limit, in the same ledger — so the API never decides itself.
     """
 
-    kind: str
-    requested_by: str
-    reason: str | None = None
-
     FIELDS = (
         *COMMON_FIELDS,
         FieldSpec("kind", "enum", choices=MANUAL_TRIGGER_KINDS),
@@ -50,17 +44,6 @@ class RetrainTrigger(Event):
 
 class RetrainRequest(Event):
     """One retrain decision about one trigger (a fired drift event or a manual trigger)."""
-
-    request_id: str
-    decision: str
-    reason: str
-    trigger_kind: str
-    severity: str
-    priority: int
-    registered_model: str
-    triggers: dict[str, Any]
-    requests_today: int = 0
-    cooldown_until: str | None = None
 
     FIELDS = (
         *COMMON_FIELDS,
@@ -75,7 +58,7 @@ class RetrainRequest(Event):
         FieldSpec("registered_model", "name", description="MLflow registered model."),
         FieldSpec("triggers", "object",
                   description="{event_ids: [...], features: [...], kinds: [...]} that led here."),
-        FieldSpec("requests_today", "integer", required=False),
+        FieldSpec("requests_today", "integer", required=False, default=0),
         FieldSpec("cooldown_until", "timestamp", required=False),
     )
     DESCRIPTION = "A retrain decision: accepted, merged, or suppressed (cooldown, daily limit)."
@@ -83,16 +66,6 @@ class RetrainRequest(Event):
 
 class TrainingJob(Event):
     """A state change of one training job."""
-
-    request_id: str
-    job_id: str
-    status: str
-    progress: float
-    message: str
-    registered_model: str
-    candidate_version: str | None = None
-    run_id: str | None = None
-    metrics: dict[str, Any] | None = None
 
     FIELDS = (
         *COMMON_FIELDS,
@@ -112,15 +85,6 @@ class TrainingJob(Event):
 
 class PromotionEvent(Event):
     """A promotion decision with the result of every criterion."""
-
-    decision: str
-    registered_model: str
-    reason: str
-    criteria: dict[str, Any]
-    candidate_version: str | None = None
-    champion_version: str | None = None
-    request_id: str | None = None
-    job_id: str | None = None
 
     FIELDS = (
         *COMMON_FIELDS,

@@ -16,12 +16,6 @@ RED_TEAM_SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 class RedTeamResult(Event):
-    attack_type: str
-    success: bool
-    severity: str
-    attack_name: str | None = None
-    details: dict[str, Any] | None = None
-
     FIELDS = (
         *COMMON_FIELDS,
         FieldSpec("attack_type", "name",

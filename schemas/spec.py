@@ -6,6 +6,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import uuid
@@ -24,7 +25,7 @@ _NAME_RE = re.compile(NAME_PATTERN)
 
 Kind = Literal[
     "uuid", "name", "timestamp", "schema_version", "number", "integer", "text", "long_text",
-    "boolean", "feature_map", "probability_map", "scalar", "enum", "object",
+    "boolean", "feature_map", "probability_map", "scalar", "enum", "object", "base64",
 ]
 
 #: bound on free text (alert summaries); objects are bounded by the payload size limit
@@ -50,6 +51,8 @@ class FieldSpec:
     nullable: bool = False
     description: str = ""
     choices: tuple[str, ...] = ()
+    #: the value of an optional field that is absent (required fields have none)
+    default: Any = None
 
 
 #: Timestamps outside [1900, 2200) UTC are refused: later steps convert them to UTC and
@@ -229,6 +232,14 @@ def check_field(spec: FieldSpec, value: Any, limits: Limits) -> Any:
             if len(value) > MAX_LONG_TEXT:
                 raise InvalidEvent(f"{spec.name}: longer than {MAX_LONG_TEXT} characters")
             return value
+        case "base64":
+            if not isinstance(value, str):
+                raise InvalidEvent(f"{spec.name}: expected a base64 string, got {type(value).__name__}")
+            try:
+                base64.b64decode(value, validate=True)
+            except ValueError:  # binascii.Error is one
+                raise InvalidEvent(f"{spec.name}: not valid base64") from None
+            return value
         case "object":
             if not isinstance(value, dict):
                 raise InvalidEvent(f"{spec.name}: expected an object, got {type(value).__name__}")
@@ -265,7 +276,7 @@ def validate(obj: Any, fields: tuple[FieldSpec, ...], limits: Limits) -> dict[st
         if spec.name not in obj:
             if spec.required:
                 raise InvalidEvent(f"{spec.name}: required field missing")
-            out[spec.name] = None
+            out[spec.name] = spec.default
             continue
         out[spec.name] = check_field(spec, obj[spec.name], limits)
     return out
@@ -298,6 +309,8 @@ def _json_type(spec: FieldSpec, limits: Limits) -> dict[str, Any]:
             schema = {"type": "string", "maxLength": MAX_LONG_TEXT}
         case "object":
             schema = {"type": "object"}
+        case "base64":
+            schema = {"type": "string", "contentEncoding": "base64"}
         case "boolean":
             schema = {"type": "boolean"}
         case "scalar":
@@ -318,6 +331,8 @@ def _json_type(spec: FieldSpec, limits: Limits) -> dict[str, Any]:
             }
     if spec.nullable or not spec.required:
         schema = {"anyOf": [schema, {"type": "null"}]}
+    if not spec.required and spec.default is not None:
+        schema["default"] = spec.default
     if spec.description:
         schema["description"] = spec.description
     return schema

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,6 +39,13 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     return create_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
     )
+
+
+@cache
+def shared_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """The process's one engine (and connection pool) for ``url``: every agent of a worker
+    shares it, so the pool bounds the worker's connections."""
+    return make_engine(url, pool_size=pool_size)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -1,7 +1,7 @@
 """Publishing what a batch produced, waiting until the broker has it.
 
 Agents commit their table state only after this returns, so an output is never lost to a
-crash between "state says done" and "event delivered" (see tables/buffered.py).
+crash between "state says done" and "event delivered" (see monitors/buffered.py).
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import asyncio
 
 from faust.types import TopicT
 
+from governance.alerts import render
+from monitors.drift_monitor import MonitorOutput
 from observability.metrics import DETECTOR_RESETS, count_drift
 from streams.topics import alerts_topic, drift_events_topic, performance_metrics_topic
-from tables.monitor import MonitorOutput
 
 
 async def publish(topic: TopicT, key: bytes, values: list[bytes]) -> None:
@@ -23,7 +24,8 @@ async def publish(topic: TopicT, key: bytes, values: list[bytes]) -> None:
 
 async def publish_output(key: bytes, out: MonitorOutput) -> None:
     pending = []
-    for topic, records in ((drift_events_topic, out.drift_events), (alerts_topic, out.alerts),
+    alerts = [render(signal) for signal in out.alerts]  # the text is governance's
+    for topic, records in ((drift_events_topic, out.drift_events), (alerts_topic, alerts),
                            (performance_metrics_topic, out.metrics)):
         for record in records:
             pending.append(await topic.send(key=key, value=record.dumps()))

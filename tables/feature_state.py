@@ -50,7 +50,7 @@ def writing_for(event: EventT) -> Iterator[None]:
 
 
 class TableStore:
-    """:class:`tables.monitor.StateStore` over a faust table, pinned to one source event."""
+    """:class:`monitors.drift_monitor.StateStore` over a faust table, pinned to one source event."""
 
     table: faust.types.TableT = feature_state
 

@@ -17,10 +17,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from governance.modelinputs import PROFILE_ARTIFACT, training_profiles
 from storage.governance_repository import load_labelled, split_rows
-from trainer.fit import SERIALIZATION, fit, pip_requirements, training_profiles
-
-PROFILE_ARTIFACT = "training_profile.json"
+from trainer.fit import SERIALIZATION, fit, pip_requirements
 
 
 class Cancelled(Exception):

@@ -97,7 +97,7 @@ def bootstrap_versions(env: dict[str, str], model: str, directory: Path, rows: i
     ``driftline model bootstrap``; each bootstrap makes its version champion."""
     import csv
 
-    from governance.synthetic import labelled_rows
+    from tests.synthetic import labelled_rows
 
     for seed, relation in zip((1, 2), relations, strict=False):
         path = directory / f"{model}-{relation}.csv"

@@ -12,7 +12,6 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from governance.synthetic import drift_event, labelled_rows
 from storage.governance import PromotionDecisionRow, RetrainJobRow, RetrainRequestRow
 from tests.integration.conftest import produce, read_to_end, run_cli
 from tests.integration.loop_support import (
@@ -22,6 +21,7 @@ from tests.integration.loop_support import (
     seed_labelled,
     wait_for_mail,
 )
+from tests.synthetic import drift_event, labelled_rows
 
 pytestmark = pytest.mark.integration
 

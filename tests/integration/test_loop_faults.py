@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from governance.synthetic import drift_event, labelled_rows
 from storage.governance import NotificationRow, RetrainJobRow, RetrainRequestRow
 from tests.integration.conftest import produce, read_to_end, run_cli
 from tests.integration.loop_support import (
@@ -26,6 +25,7 @@ from tests.integration.loop_support import (
     seed_labelled,
     wait_for_mail,
 )
+from tests.synthetic import drift_event, labelled_rows
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.traffic import TrafficSpec, feature_events
-from governance.synthetic import drift_event, labelled_rows
 from tests.integration.conftest import produce, run_cli
 from tests.integration.loop_support import now, seed_labelled
 from tests.integration.test_governed_loop import (  # noqa: F401 - fixtures
@@ -34,6 +33,7 @@ from tests.integration.test_governed_loop import (  # noqa: F401 - fixtures
     tracking_uri,
     trainer,
 )
+from tests.synthetic import drift_event, labelled_rows
 
 pytestmark = pytest.mark.integration
 

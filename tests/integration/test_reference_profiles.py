@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from cli.traffic import TrafficSpec, feature_events
-from tables.state import ModelHead
+from monitors.state import ModelHead
 from tests.integration.conftest import consume, produce, run_cli, wait_for_changelog
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import processes
+from stack import processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

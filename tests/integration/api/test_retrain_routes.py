@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 
 from governance.ledger import Trigger, decision_id
-from governance.synthetic import drift_event, labelled_rows
 from storage.governance import RetrainJobRow, RetrainRequestRow
 from storage.models import DriftResult
 from storage.service import AuditEntry
@@ -22,6 +21,7 @@ from tests.integration.api.conftest import drift_row
 from tests.integration.conftest import produce
 from tests.integration.loop_support import TrainerProcess, closed_port, records, seed_labelled
 from tests.integration.loop_support import now as utcnow
+from tests.synthetic import drift_event, labelled_rows
 
 pytestmark = pytest.mark.integration
 

@@ -32,7 +32,7 @@ def _decisions(h: Harness, model: str) -> list[dict[str, Any]]:
 def trainer_outage(h: Harness, outage: float = 60.0) -> Outcome:
     """A performance drop asks for a retrain while the training service is down: the
     request waits in the queue and is submitted, once, when the service comes up."""
-    from governance.synthetic import drift_event
+    from tests.synthetic import drift_event
 
     model = f"{h.unique}-model"
     labelled_history(h, model, "flipped")

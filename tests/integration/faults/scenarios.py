@@ -25,9 +25,9 @@ from sqlalchemy import Engine, func, select
 
 from cli.demo_support import free_port
 from cli.traffic import TrafficSpec, feature_events
+from monitors.state import ModelHead, head_key
 from storage.governance import NotificationRow
 from storage.models import DriftResult
-from tables.state import ModelHead, head_key
 from tests.integration.conftest import changelog_state, produce, read_to_end, run_cli
 from tests.integration.loop_support import mails_to
 
@@ -250,8 +250,8 @@ def smtp_outage(h: Harness, outage: float = 20.0, alerts: int = 3) -> Outcome:
 
 
 def labelled_history(h: Harness, model: str, relation: str, rows: int = 600) -> None:
-    from governance.synthetic import labelled_rows
     from tests.integration.loop_support import now, seed_labelled
+    from tests.synthetic import labelled_rows
 
     seed_labelled(h.engine, labelled_rows(model, rows, relation=relation, seed=2,
                                           end=now() - timedelta(minutes=1)))

@@ -19,10 +19,10 @@ import httpx
 import orjson
 import pytest
 
-from governance.synthetic import drift_event
 from integrations import backpressure
 from integrations.resilience import Backoff
 from schemas.events import Alert
+from tests.synthetic import drift_event
 from tests.unit.observability.conftest import FakeEvent, FakeMessage
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -185,7 +185,7 @@ def notify(monkeypatch, sent, fast_holds, tmp_path):
     url = f"sqlite:///{tmp_path / 'n.sqlite3'}"
     upgrade(url)
     engine = make_engine(url)
-    monkeypatch.setattr(notify, "engine", lambda: engine)
+    monkeypatch.setattr(notify, "database", lambda: engine)
     now = {"t": T0}
     monkeypatch.setattr(notify, "clock", lambda: now["t"])
     return notify, now
@@ -291,7 +291,7 @@ def test_promotion_waits_out_mlflow_and_converges_after_a_crash(monkeypatch, sen
     monkeypatch.setattr(promotion, "registry", lambda: registry)
     monkeypatch.setattr(promotion, "clock", lambda: T0)
     monkeypatch.setattr(promotion, "load_labelled", lambda *a, **k: [])
-    monkeypatch.setattr(promotion, "engine", lambda: None)
+    monkeypatch.setattr(promotion, "database", lambda: None)
     crashed = []
 
     async def crash(job: Any, decision: Any) -> None:  # the worker dies before publishing

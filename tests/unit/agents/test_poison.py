@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from agents.features import observation
 from agents.monitoring import apply_and_publish, decode_batch, monitor_step
+from monitors.drift_monitor import MonitorConfig
 from schemas.events import DeadLetter, FeatureEvent
-from tables.monitor import MonitorConfig
+from tests.unit.monitors.test_drift_monitor import DictStore
 from tests.unit.observability.conftest import FakeEvent, FakeMessage
-from tests.unit.tables.test_monitor import DictStore
 
 CONFIG = MonitorConfig(reference_size=20, window_size=20, min_window_events=5,
                        detectors=("adwin", "page_hinkley"))

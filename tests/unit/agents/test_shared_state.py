@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from agents.monitoring import apply_and_publish
+from monitors.label_join import JoinConfig, LabelIn, LabelJoin, PredictionIn, SourceRef
 from tables.feature_state import JoinStore
-from tables.label_join import JoinConfig, LabelIn, LabelJoin, PredictionIn, SourceRef
-from tests.unit.tables.test_monitor import DictStore
+from tests.unit.monitors.test_drift_monitor import DictStore
 
 SHARED = DictStore()
 

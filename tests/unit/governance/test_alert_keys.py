@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from cli.traffic import TrafficSpec
 from drift.hygiene import AlertPolicy
-from governance.alerts import MAX_KEY, alert_key
+from governance.alerts import MAX_KEY, alert_key, render
 from governance.messages import retrain_alert
-from tables.monitor import FeatureMonitor, MonitorConfig
-from tables.performance import PerformanceConfig, PerformanceMonitor
-from tests.unit.tables.test_monitor import DictStore, observations
-from tests.unit.tables.test_performance import pairs
+from monitors.drift_monitor import FeatureMonitor, MonitorConfig
+from monitors.performance import PerformanceConfig, PerformanceMonitor
+from tests.unit.monitors.test_drift_monitor import DictStore, observations
+from tests.unit.monitors.test_performance import pairs
 
 CONFIG = MonitorConfig(reference_size=200, window_size=200, detectors=(),
                        alert_policy=AlertPolicy(k=1, m=1))
@@ -24,7 +24,7 @@ def fired_alerts(version: str) -> list:
     monitor = FeatureMonitor(DictStore(), CONFIG)
     alerts = []
     for i in range(0, len(obs), 100):
-        alerts += monitor.apply("credit-risk", version, obs[i:i + 100]).alerts
+        alerts += map(render, monitor.apply("credit-risk", version, obs[i:i + 100]).alerts)
     return alerts
 
 
@@ -54,7 +54,7 @@ def test_performance_drops_are_keyed_by_model_version_and_metrics():
                   + pairs(200, 4, start=800, version=version))
         alerts = []
         for i in range(0, len(stream), 100):
-            alerts += monitor.apply("m", version, stream[i:i + 100]).alerts
+            alerts += map(render, monitor.apply("m", version, stream[i:i + 100]).alerts)
         return [a for a in alerts if a.kind == "performance_drop"]
 
     v1, v2 = drops("1"), drops("2")

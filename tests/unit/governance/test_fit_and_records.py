@@ -9,12 +9,13 @@ import pytest
 
 from governance.ledger import Decision, Trigger
 from governance.messages import job_event, promotion_alert, retrain_alert, retrain_request
-from governance.synthetic import labelled_rows
+from governance.modelinputs import feature_dicts, infer_task, label_text, training_profiles
 from schemas.events import Alert, decode
 from schemas.governance import PromotionEvent, RetrainRequest, TrainingJob
 from schemas.spec import InvalidEvent, Limits
 from storage.governance_repository import LabelledRow, in_holdout, split_rows
-from trainer.fit import feature_dicts, fit, infer_task, label_text, training_profiles
+from tests.synthetic import labelled_rows
+from trainer.fit import fit
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 

@@ -16,8 +16,8 @@ from governance.ledger import (
     manual_trigger,
     priority_key,
 )
-from governance.synthetic import drift_event
 from schemas.governance import RetrainTrigger
+from tests.synthetic import drift_event
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

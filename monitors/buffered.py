@@ -8,7 +8,7 @@ record state whose outputs were lost.
 
 from __future__ import annotations
 
-from tables.monitor import StateStore
+from monitors.drift_monitor import StateStore
 
 _DELETED = object()
 

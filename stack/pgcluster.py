@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from cli.processes import (
+from stack.processes import (
     Record,
     StackError,
     command_name,
@@ -27,7 +27,7 @@ from cli.processes import (
     start_time,
     tail,
 )
-from cli.services import HOST, Service, Status
+from stack.services import HOST, Service, Status
 
 DEFAULT_PORT = 55432
 ROLE = DATABASE = PASSWORD = "driftline"  # noqa: S105 - a loopback-only dev database

@@ -1,6 +1,6 @@
 """An SMTP server that delivers nothing: it keeps every message as one JSON line.
 
-``driftline stack up`` runs it (``python -m cli.mailsink``) so alert e-mails can be sent
+``driftline stack up`` runs it (``python -m stack.mailsink``) so alert e-mails can be sent
 for real and then read back (``driftline stack mailbox``, or the file, in tests). It accepts
 any sender, recipient and login, without TLS: loopback only, development only.
 """
@@ -98,7 +98,7 @@ async def serve(host: str, port: int, mailbox: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cli.mailsink", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m stack.mailsink", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=11025)
     parser.add_argument("--mailbox", type=Path, required=True)

@@ -10,10 +10,10 @@ import pytest
 from sklearn import metrics as skm
 
 from drift.performance import classification_metrics, regression_metrics, roc_auc
+from monitors.label_join import JoinConfig, LabelIn, LabelJoin, PredictionIn, SourceRef
+from monitors.performance import PerformanceConfig, PerformanceMonitor
 from schemas.events import LabelledPredictionEvent
-from tables.label_join import JoinConfig, LabelIn, LabelJoin, PredictionIn, SourceRef
-from tables.performance import PerformanceConfig, PerformanceMonitor
-from tests.unit.tables.test_monitor import DictStore
+from tests.unit.monitors.test_drift_monitor import DictStore
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cli import processes
-from cli.processes import Record, StackError
+from stack import processes
+from stack.processes import Record, StackError
 
 
 def fake_proc(root: Path, pid: int, *, comm: str = "java", state: str = "S",
@@ -93,7 +93,7 @@ def test_require_free_port_names_the_real_listener() -> None:
         assert not processes.port_is_free("127.0.0.1", port)
         with pytest.raises(StackError) as caught:
             processes.require_free_port("smtp", "127.0.0.1", port)
-        assert caught.value.format_message() == (
+        assert caught.value.message == (
             f"smtp: port {port} is taken by another process "
             f"(pid {os.getpid()} {processes.command_name(os.getpid())})")
     assert processes.port_is_free("127.0.0.1", port)
@@ -135,17 +135,32 @@ def test_tail_skips_blank_lines_and_missing_files(tmp_path: Path) -> None:
     assert processes.tail(tmp_path / "nope.log") == []
 
 
-def test_stack_error_prints_detail_then_one_line_and_exits_1(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_stack_error_shows_detail_then_one_line_and_exits_1() -> None:
     error = StackError("kafka: did not become ready", ["FATAL boom", "more"])
     assert error.exit_code == 1
-    error.show()
-    err = capsys.readouterr().err.splitlines()
-    assert err == ["  | FATAL boom", "  | more", "driftline: error: kafka: did not become ready"]
+    assert error.lines() == ["  | FATAL boom", "  | more",
+                             "driftline: error: kafka: did not become ready"]
+
+
+def test_the_stack_command_prints_a_stack_error_and_exits_1(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    import cli.stack
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise StackError("postgres: pg_ctlcluster 15 driftline start failed", ["FATAL: no"])
+
+    monkeypatch.setattr(cli.stack, "build", broken)
+    monkeypatch.setenv("STATE_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli.stack.stack, ["status"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "  | FATAL: no", "driftline: error: postgres: pg_ctlcluster 15 driftline start failed"]
 
 
 def test_crash_reason_is_the_last_error_line_not_a_stack_frame() -> None:
-    from cli.services import crash_reason
+    from stack.services import crash_reason
 
     tail = ["[x] INFO shutting down",
             "[x] ERROR Exiting Kafka due to fatal exception (kafka.Kafka$)",

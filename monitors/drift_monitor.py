@@ -25,11 +25,8 @@ import orjson
 import drift
 from drift.detectors import OnlineDetectors
 from drift.hygiene import AlertPolicy, AlertState, step
-from governance.alerts import drift_alert
-from schemas.events import Alert, DriftEvent, MetricEvent
-from schemas.spec import SCHEMA_VERSION
-from tables import detector_state
-from tables.state import (
+from monitors import detector_state
+from monitors.state import (
     Chunk,
     ModelHead,
     WindowBounds,
@@ -38,6 +35,8 @@ from tables.state import (
     head_key,
     reference_key,
 )
+from schemas.events import DriftEvent, MetricEvent
+from schemas.spec import SCHEMA_VERSION
 
 NAMESPACE = uuid.UUID("5b0d7c8e-4d52-4a55-9a53-6472696674c1")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -85,10 +84,24 @@ class Observation:
     origin: tuple[int, int] | None = None
 
 
+@dataclass(frozen=True)
+class AlertSignal:
+    """An alert a monitor decided on — the features (or metrics) of one window that fired or
+    recovered together. Its text and de-duplication key are governance's
+    (:func:`governance.alerts.render`), not the monitor's."""
+
+    kind: str  # data_drift, model_drift or performance_drop
+    outcome: str  # fired or recovered
+    events: tuple[DriftEvent, ...]
+    #: the k-of-m rule that fired it (drift alerts say it in their text)
+    k: int = 0
+    m: int = 0
+
+
 @dataclass
 class MonitorOutput:
     drift_events: list[DriftEvent] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
+    alerts: list[AlertSignal] = field(default_factory=list)
     metrics: list[MetricEvent] = field(default_factory=list)
     #: online-detector states that could not be read and were started afresh
     detector_resets: int = 0
@@ -395,7 +408,8 @@ class FeatureMonitor:
                 changed[outcome].append(event)
         # one message per window and outcome, however many features it names
         policy = self.config.alert_policy
-        out.alerts.extend(drift_alert(events, outcome, self.config.kind, policy.k, policy.m)
+        out.alerts.extend(AlertSignal(self.config.kind, outcome, tuple(events), policy.k,
+                                      policy.m)
                           for outcome, events in changed.items() if events)
         out.metrics.extend(self._metrics(head, bounds, current))
         return out

@@ -21,8 +21,8 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from cli.processes import StackError, accepts, locked, tail
-from cli.services import HOST, LOOPBACK_NAMES, Spawned
+from stack.processes import StackError, accepts, locked, tail
+from stack.services import HOST, LOOPBACK_NAMES, Spawned
 
 POM = "kafka-pom.xml"
 LOG4J2 = "kafka-log4j2.xml"
@@ -34,7 +34,7 @@ HEAP = ["-Xms256m", "-Xmx1g"]
 
 
 def resource(name: str) -> str:
-    return resources.files("cli").joinpath("resources", name).read_text(encoding="utf-8")
+    return resources.files("stack").joinpath("resources", name).read_text(encoding="utf-8")
 
 
 def kafka_version(pom: str | None = None) -> str:

@@ -3,7 +3,7 @@
 A service started as a child process (Kafka, MLflow, the SMTP sink) is a :class:`Spawned`:
 it renders its config, starts detached, is recorded at once (so ``down`` can stop it even if
 ``up`` is interrupted), and counts as up only when its probe passes. PostgreSQL is a Debian
-cluster instead (``cli/pgcluster.py``). Everything listens on 127.0.0.1 only.
+cluster instead (``stack/pgcluster.py``). Everything listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import ClassVar
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cli.errors import BadInput
-from cli.processes import (
+from stack.processes import (
     Record,
+    StackConfigError,
     StackError,
     is_alive,
     record_for,
@@ -80,7 +80,7 @@ class StackConfig:
             error = exc.errors()[0]
             where = "__".join(str(part) for part in error["loc"]).upper()
             prefix = "STACK__" if exc.title == StackSettings.__name__ else ""
-            raise BadInput(f"{prefix}{where}: {error['msg']}") from None
+            raise StackConfigError(f"{prefix}{where}: {error['msg']}") from None
         first = settings.kafka.bootstrap_servers.split(",")[0]
         host, _, port = first.rpartition(":")
         return cls(
@@ -317,7 +317,7 @@ class MLflow(Spawned):
 
 
 class MailSink(Spawned):
-    """An SMTP server that keeps every message in ``mailbox.jsonl`` (see ``cli/mailsink.py``)."""
+    """An SMTP server that keeps every message in ``mailbox.jsonl`` (see ``stack/mailsink.py``)."""
 
     name = "smtp"
 
@@ -356,7 +356,7 @@ class MailSink(Spawned):
         return {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{path}" if path else root}
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "cli.mailsink", "--host", HOST,
+        return [sys.executable, "-m", "stack.mailsink", "--host", HOST,
                 "--port", str(self.config.smtp_port), "--mailbox", str(self.mailbox)]
 
     def probe(self) -> bool:

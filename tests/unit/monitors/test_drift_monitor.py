@@ -7,8 +7,8 @@ import orjson
 import pytest
 
 from cli.traffic import TrafficSpec, feature_events
-from tables.monitor import FeatureMonitor, MonitorConfig, Observation, category_text
-from tables.state import Chunk, ModelHead, head_key
+from monitors.drift_monitor import FeatureMonitor, MonitorConfig, Observation, category_text
+from monitors.state import Chunk, ModelHead, head_key
 
 
 class DictStore:

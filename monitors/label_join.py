@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
+from monitors.drift_monitor import StateStore
 from schemas.reasons import Reason
-from tables.monitor import StateStore
 
 SEP = "|"
 

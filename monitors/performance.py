@@ -20,12 +20,17 @@ from river.drift.binary import DDM
 
 from drift.hygiene import AlertPolicy, AlertState, step
 from drift.performance import HIGHER_IS_BETTER, classification_metrics, regression_metrics
-from governance.alerts import performance_alert
+from monitors import detector_state
+from monitors.drift_monitor import (
+    AlertSignal,
+    MonitorOutput,
+    StateStore,
+    _event_id,
+    category_text,
+)
+from monitors.state import SEP, Chunk, WindowBounds, concat_chunks
 from schemas.events import DriftEvent, LabelledPredictionEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
-from tables import detector_state
-from tables.monitor import MonitorOutput, StateStore, _event_id, category_text
-from tables.state import SEP, Chunk, WindowBounds, concat_chunks
 
 KINDS = {"label": "categorical", "prediction": "categorical", "score": "numeric",
          "label_value": "numeric", "prediction_value": "numeric"}
@@ -222,7 +227,7 @@ class PerformanceMonitor:
                     if event.alert in changed:
                         changed[event.alert].append(event)
         # one message per window and outcome, however many metrics it names
-        out.alerts.extend(performance_alert(events, outcome)
+        out.alerts.extend(AlertSignal("performance_drop", outcome, tuple(events))
                           for outcome, events in changed.items() if events)
         if first:
             head.reference = metrics

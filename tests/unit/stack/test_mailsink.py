@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiosmtpd.smtp import Envelope
 
-from cli.mailsink import MailboxHandler, message_record
+from stack.mailsink import MailboxHandler, message_record
 
 
 def envelope() -> Envelope:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli import pgcluster
+from stack import pgcluster
 
 
 def test_the_default_port_gets_the_plain_name_others_their_own_cluster() -> None:

@@ -1,4 +1,4 @@
-"""Synthetic labelled traffic for demos and tests of the loop: a known relationship that can
+"""Synthetic labelled traffic for tests of the loop: a known relationship that can
 change, so "the old champion is wrong now" is a fact, not a hope.
 
 ``relation="original"``: label ``yes`` when ``x1 + 0.5·x2 > 0`` (region ``north`` adds 0.3);

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import processes, services
-from cli.processes import Record
-from cli.stack import parse_only, stack
+from cli.stack import stack
+from stack import processes, services
+from stack.manager import parse_only
+from stack.processes import Record
 
 
 @pytest.fixture
@@ -225,6 +226,6 @@ def test_a_service_that_never_answers_times_out_with_its_log_tail(
     record = Record("smtp", stand_in.pid, start, sink.address, "-", str(sink.log), {})
     with pytest.raises(processes.StackError) as caught:
         sink.wait_ready(record, deadline=0.0, started=True)
-    assert caught.value.format_message() == \
+    assert caught.value.message == \
         f"smtp: did not become ready within 1 s; see {sink.log}"
     assert caught.value.detail == ["starting", "still starting"]

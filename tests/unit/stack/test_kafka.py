@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cli import kafkadist
-from cli.processes import StackError
+from stack import kafkadist
+from stack.processes import StackError
 
 
 def properties(text: str) -> dict[str, str]:
@@ -149,7 +149,7 @@ def test_a_failed_download_gives_mavens_reason_in_one_line(
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
     with pytest.raises(StackError) as caught:
         kafkadist.ensure_jars(tmp_path / "cache", lambda _: None)
-    assert caught.value.format_message() == (
+    assert caught.value.message == (
         "kafka: downloading the Kafka 4.1.1 jars with Maven failed: "
         "Failed to execute goal: Could not transfer artifact")
     assert not (tmp_path / "cache" / "kafka-4.1.1" / "libs").exists()

@@ -21,14 +21,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import click
-
 PROC = Path("/proc")
 EXIT_RUNTIME = 1
 
 
-class StackError(click.ClickException):
-    """A service could not be started or stopped: one line that says why, exit code 1.
+class StackError(Exception):
+    """A service could not be started or stopped: one line that says why (exit code 1 in the
+    CLI).
 
     ``detail`` (e.g. the last lines of a log) is printed above the line, so the last thing
     on the terminal is still the reason.
@@ -38,12 +37,16 @@ class StackError(click.ClickException):
 
     def __init__(self, message: str, detail: Sequence[str] = ()) -> None:
         super().__init__(message)
+        self.message = message
         self.detail = list(detail)
 
-    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
-        for line in self.detail:
-            click.echo(f"  | {line}", err=True)
-        click.echo(f"driftline: error: {self.format_message()}", err=True)
+    def lines(self) -> list[str]:
+        """What the terminal shows: the detail indented, then the reason."""
+        return [f"  | {line}" for line in self.detail] + [f"driftline: error: {self.message}"]
+
+
+class StackConfigError(ValueError):
+    """A stack setting is invalid; the message names it (exit code 2 in the CLI)."""
 
 
 @dataclass(frozen=True)

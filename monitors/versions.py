@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from tables.monitor import StateStore
-from tables.state import versions_key
+from monitors.drift_monitor import StateStore
+from monitors.state import versions_key
 
 
 def touch(store: StateStore, namespace: str, model: str, version: str, timestamp: str,

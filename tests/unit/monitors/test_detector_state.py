@@ -4,10 +4,10 @@ with a warning and a count, never a failure of the traffic it belongs to."""
 from __future__ import annotations
 
 from cli.traffic import TrafficSpec
-from tables import detector_state
-from tables.monitor import FeatureMonitor, MonitorConfig
-from tables.state import ModelHead, head_key
-from tests.unit.tables.test_monitor import DictStore, observations
+from monitors import detector_state
+from monitors.drift_monitor import FeatureMonitor, MonitorConfig
+from monitors.state import ModelHead, head_key
+from tests.unit.monitors.test_drift_monitor import DictStore, observations
 
 CONFIG = MonitorConfig(reference_size=200, window_size=200, detectors=("adwin", "page_hinkley"))
 
