@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from faust.types import TP, EventT
@@ -154,18 +154,6 @@ def guard_for(app: Any, agent: str, *, enabled: bool = True) -> OffsetGuard:
         guard.forget(revoked)
 
     return guard
-
-
-async def guarded_batches(app: Any, stream: Any, agent: str, *, size: int, within: float,
-                          enabled: bool = True) -> AsyncIterator[list[EventT]]:
-    """``stream.take_events(size, within)`` through an :class:`OffsetGuard`: the admitted
-    events of each batch, empty batches skipped (faust still acks the whole batch when the
-    caller asks for the next one)."""
-    guard = guard_for(app, agent, enabled=enabled)
-    async for taken in stream.take_events(size, within=within):
-        events = await guard.admit(taken)
-        if events:
-            yield events
 
 
 #: pauses between attempts at a batch that keeps failing (a bug that is not data-dependent)
