@@ -203,6 +203,9 @@ def stream_outage(h: Harness, service: str, outage: float, *, models: int = 4,
     recovery = time.monotonic() - back_at
     counts = settle_counts(h, names, per_model)
     stored = window_results(h.engine, names)
+    fired = {a["event_id"] for a in h.records("alerts")}
+    wait("a decision about every alert", lambda: sum(mail_audit(h)[1].values()) >= len(fired),
+         120)
     after = wait("readiness back to ok", lambda: (r := ready(port)) and r["http_status"] == 200 and r,
                  60)
     mails, log = mail_audit(h)
@@ -211,7 +214,7 @@ def stream_outage(h: Harness, service: str, outage: float, *, models: int = 4,
                    dead_letters=len(h.dead_letters()), decisions=0, mails=mails,
                    recovery=recovery,
                    notes={"expected_results": total, "counted": counts, "down": seen_down,
-                          "after": after, "notifications": log})
+                          "after": after, "notifications": log, "alerts": len(fired)})
 
 
 # -- SMTP: alerts wait for the server ---------------------------------------------------------

@@ -20,6 +20,7 @@ def assert_stream_invariants(outcome: scenarios.Outcome) -> None:
     assert all(n == per_model for n in notes["counted"].values()), notes["counted"]
     assert outcome.dead_letters == 0
     log = notes["notifications"]
+    assert notes["alerts"] >= 1 and sum(log.values()) == notes["alerts"], log  # each decided once
     assert "failed" not in log, log
     assert outcome.mails == log.get("sent", 0), (outcome.mails, log)  # one mail per sent alert
     assert notes["after"]["http_status"] == 200 and notes["after"]["waiting_for"] == []
