@@ -99,24 +99,33 @@ async def decode_batch(events: Sequence[EventT], record: type[R], rekey_to: Any 
     groups: dict[tuple[str, str], list[tuple[EventT, Any]]] = {}
     for event in events:
         message = event.message
-        try:
-            parsed = decode(message.value, record, LIMITS)
-            if rekey_to is not None and message.key != parsed.model_name.encode():
-                with use_event(event):
-                    await reroute_to(rekey_to, event, parsed.model_name)
-                continue
-            value = prepare(event, parsed) if prepare is not None else parsed
-        except InvalidEvent as exc:
-            await send_dead_letter(event, exc.reason, exc.code)
+        parsed = await _guarded(event, decode, message.value, record, LIMITS)
+        if parsed is None:
             continue
-        except Exception as exc:  # noqa: BLE001 - one message must not stop the batch
-            log.exception("decoding %s[%s]@%s failed", message.topic, message.partition,
-                          message.offset)
-            await send_dead_letter(event, f"internal error while decoding: {exc!r}"[:1000],
-                                   Reason.INTERNAL_ERROR)
+        if rekey_to is not None and message.key != parsed.model_name.encode():
+            with use_event(event):  # outside the guard: a broker error is not the event's fault
+                await reroute_to(rekey_to, event, parsed.model_name)
             continue
-        groups.setdefault((parsed.model_name, parsed.model_version), []).append((event, value))
+        value = parsed if prepare is None else await _guarded(event, prepare, event, parsed)
+        if value is not None:
+            groups.setdefault((parsed.model_name, parsed.model_version), []).append(
+                (event, value))
     return groups
+
+
+async def _guarded(event: EventT, work: Callable[..., X], *args: Any) -> X | None:
+    """``work(*args)``, or None after dead-lettering ``event`` for whatever it raised."""
+    message = event.message
+    try:
+        return work(*args)
+    except InvalidEvent as exc:
+        await send_dead_letter(event, exc.reason, exc.code)
+    except Exception as exc:  # noqa: BLE001 - one message must not stop the batch
+        log.exception("decoding %s[%s]@%s failed", message.topic, message.partition,
+                      message.offset)
+        await send_dead_letter(event, f"internal error while decoding: {exc!r}"[:1000],
+                               Reason.INTERNAL_ERROR)
+    return None
 
 
 Out = TypeVar("Out")
