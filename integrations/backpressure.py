@@ -42,14 +42,29 @@ class Interrupted(RuntimeError):
 _generation = 0
 #: while a rebalance runs, a hold gives up at its first failure instead of waiting
 _rebalancing = False
+#: set when the current generation is interrupted (one per generation and event loop, made
+#: on first use: an asyncio.Event belongs to the loop that first waits on it)
+_interrupted: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
 
 
 def interrupt() -> None:
-    """A rebalance starts: every current :func:`hold` raises :class:`Interrupted` (within
-    half a second), and so does one that fails before :func:`rebalanced`."""
-    global _generation, _rebalancing
+    """A rebalance (or shutdown) starts: every current :func:`hold` raises
+    :class:`Interrupted` at once — a call in flight is abandoned, not awaited — and so does
+    one that fails before :func:`rebalanced`."""
+    global _generation, _rebalancing, _interrupted
     _generation += 1
     _rebalancing = True
+    if _interrupted is not None:
+        _interrupted[1].set()
+    _interrupted = None
+
+
+def _interruption() -> asyncio.Event:
+    global _interrupted
+    loop = asyncio.get_running_loop()
+    if _interrupted is None or _interrupted[0] is not loop:
+        _interrupted = (loop, asyncio.Event())
+    return _interrupted[1]
 
 
 def rebalanced() -> None:
@@ -113,6 +128,21 @@ async def hold(dependency: str, call: Callable[[], Awaitable[T]], *,
         BACKPRESSURE_WAITS.labels(dependency, agent or "unknown").inc()
 
     generation = _generation
+    interrupted = _interruption()
+
+    async def attempt() -> T:
+        """One call, abandoned when a rebalance starts (a to-thread call finishes in its
+        thread; what it wrote is idempotent, and the batch comes again unacknowledged)."""
+        work = asyncio.ensure_future(call())
+        stop = asyncio.ensure_future(interrupted.wait())
+        try:
+            done, _ = await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if work in done:
+            return work.result()
+        work.cancel()
+        raise Interrupted(f"held work for {dependency} given up: partitions revoked")
 
     async def pause(seconds: float) -> None:
         """Sleep, but give up as soon as a rebalance starts (or while one runs)."""
@@ -127,8 +157,9 @@ async def hold(dependency: str, call: Callable[[], Awaitable[T]], *,
             raise Interrupted(f"held work for {dependency} given up: partitions revoked")
 
     try:
-        result = await Retry(backoff).call_async(call, transient=transient, on_retry=report,
-                                                 wait_hint=wait_hint, sleep=pause)
+        result = await Retry(backoff).call_async(attempt, transient=transient,
+                                                 on_retry=report, wait_hint=wait_hint,
+                                                 sleep=pause)
     finally:
         if token in _waiting[dependency]:
             _waiting[dependency].discard(token)

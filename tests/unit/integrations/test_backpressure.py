@@ -76,3 +76,22 @@ async def test_a_rebalance_interrupts_held_work():
 def test_unknown_dependencies_are_refused():
     with pytest.raises(ValueError, match="unknown dependency"):
         asyncio.run(backpressure.hold("redis", Flaky(0, RuntimeError()), transient=bool))
+
+
+async def test_a_call_in_flight_is_abandoned_when_a_rebalance_starts():
+    started = asyncio.Event()
+
+    async def slow() -> str:  # e.g. a client still inside its own retries
+        started.set()
+        await asyncio.sleep(3600)
+        return "never"
+
+    held = asyncio.ensure_future(backpressure.hold("trainer", slow, transient=lambda e: True,
+                                                   backoff=FAST))
+    await started.wait()
+    backpressure.interrupt()
+    try:
+        with pytest.raises(backpressure.Interrupted):
+            await asyncio.wait_for(held, 2)
+    finally:
+        backpressure.rebalanced()
