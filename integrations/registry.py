@@ -48,6 +48,13 @@ class Version:
 
 class ModelRegistry:
     def __init__(self, tracking_uri: str) -> None:
+        import os
+
+        # MLflow's client retries a failed request 7 times with doubling waits (minutes when
+        # the server is down); callers here wait out an outage themselves (the promotion
+        # agent holds its job, the API answers 503), so fail fast unless told otherwise
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         import mlflow
         from mlflow import MlflowClient
 

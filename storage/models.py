@@ -55,7 +55,7 @@ class DriftResult(Base):
     kind: Mapped[str] = mapped_column(String(32))
     feature: Mapped[str] = mapped_column(String(128))
     test: Mapped[str] = mapped_column(String(64))
-    statistic: Mapped[float] = mapped_column(Float)
+    statistic: Mapped[float | None] = mapped_column(Float)
     p_value: Mapped[float | None] = mapped_column(Float)
     p_value_adjusted: Mapped[float | None] = mapped_column(Float)
     effect: Mapped[float | None] = mapped_column(Float)
@@ -78,7 +78,8 @@ class DriftResult(Base):
 
 class DeadLetterRow(Base):
     __tablename__ = "dead_letters"
-    __table_args__ = (Index("ix_dead_letters_topic_time", "topic", "timestamp"),)
+    __table_args__ = (Index("ix_dead_letters_topic_time", "topic", "timestamp"),
+                      Index("ix_dead_letters_code_time", "reason_code", "timestamp"))
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -91,6 +92,11 @@ class DeadLetterRow(Base):
     app_id: Mapped[str] = mapped_column(String(255))
     model_name: Mapped[str | None] = mapped_column(String(128))
     model_version: Mapped[str | None] = mapped_column(String(128))
+    #: schemas.reasons.Reason
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    #: the original value's size; ``value`` holds only a prefix when ``value_truncated``
+    value_size: Mapped[int | None] = mapped_column(BigInteger)
+    value_truncated: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class PerformanceMetric(Base):

@@ -90,6 +90,9 @@ def dead_letter_rows(letters: Iterable[Any]) -> list[dict[str, Any]]:
             "app_id": dl.app_id,
             "model_name": dl.model_name,
             "model_version": dl.model_version,
+            "reason_code": dl.reason_code,
+            "value_size": dl.value_size,
+            "value_truncated": bool(dl.value_truncated),
         }
         for dl in letters
     ]
