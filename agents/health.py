@@ -14,7 +14,7 @@ from faust import Sensor
 from faust.web import Request, Response, View
 
 from faust_app import app
-from integrations import backpressure
+from resilience import backpressure
 
 
 class HeldWorkYieldsToRebalances(Sensor):

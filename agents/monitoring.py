@@ -15,13 +15,14 @@ from faust.types import EventT
 import drift
 from drift.hygiene import AlertPolicy
 from faust_app import settings
-from integrations.backpressure import hold, kafka_transient
 from monitors.buffered import BufferedStore
 from monitors.drift_monitor import FeatureMonitor, MonitorConfig, MonitorOutput, Observation
 from monitors.versions import touch
+from resilience.backpressure import hold
 from schemas.events import Event, decode
 from schemas.reasons import Reason
 from schemas.spec import InvalidEvent
+from streams.admin import kafka_transient
 from streams.deadletters import send_dead_letter
 from streams.publish import publish_output
 from streams.telemetry import use_event, use_events
@@ -145,7 +146,7 @@ async def apply_and_publish(model: str, items: Items,
 
     A step that raises is retried one event at a time, so a poison event costs only itself a
     dead letter (``internal_error``) and the rest of the group is applied. Publishing waits
-    out a broker outage (:func:`integrations.backpressure.hold`). When ``store_type`` has a
+    out a broker outage (:func:`resilience.backpressure.hold`). When ``store_type`` has a
     ``lock`` (a table that several agents update), each apply → publish → commit runs under
     it. Returns the items that were applied (all of them, unless one was poison).
     """

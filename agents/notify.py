@@ -23,14 +23,15 @@ from faust.types import EventT
 
 from faust_app import app, database, settings
 from governance.emails import render
-from integrations.backpressure import Unavailable, database_transient, hold
 from integrations.mailer import Mailer, SendResult, SmtpConfig
 from observability import tracing
 from observability.logs import correlated
 from observability.metrics import EMAILS
+from resilience.backpressure import Unavailable, hold
 from schemas.events import Alert, decode
 from schemas.reasons import Reason
 from schemas.spec import InvalidEvent
+from storage.db import is_transient
 from storage.governance_repository import notification_history, record_notification
 from streams.deadletters import send_dead_letter
 from streams.gaps import process_batches
@@ -55,7 +56,7 @@ async def _record(alert: Alert, status: str, attempts: int = 0, error: str | Non
         record_notification, database(), alert_id=alert.event_id, model_name=alert.model_name,
         kind=alert.kind, dedup_key=alert.dedup_key, subject=alert.subject, status=status,
         attempts=attempts, error=error, recipients=_s.recipient_list, decided_at=clock()),
-        transient=database_transient, agent="notify")
+        transient=is_transient, agent="notify")
     EMAILS.labels(status).inc()  # once per decision: a replayed alert is not recorded again
 
 
@@ -80,7 +81,7 @@ async def handle(event: EventT, alert: Alert) -> str:
         notification_history, database(), alert_id=alert.event_id, model_name=alert.model_name,
         kind=alert.kind, dedup_key=alert.dedup_key,
         dedup_since=now - timedelta(minutes=_s.dedup_minutes),
-        rate_since=now - timedelta(hours=1)), transient=database_transient, agent="notify")
+        rate_since=now - timedelta(hours=1)), transient=is_transient, agent="notify")
     if history.already is not None:
         return history.already
     if history.duplicate_of_recent:

@@ -36,14 +36,16 @@ from faust_app import app, database, settings
 from governance.evaluation import PromotionPolicy, evaluate, model_outputs
 from governance.messages import promotion_alert, stable_id
 from governance.modelinputs import PROFILE_ARTIFACT, feature_columns, feature_dicts, targets
-from integrations.backpressure import database_transient, hold, kafka_transient, mlflow_transient
-from integrations.registry import CHAMPION, DECISION_TAG, MAX_TAG, ModelRegistry, Version
+from integrations.registry import CHAMPION, DECISION_TAG, MAX_TAG, ModelRegistry, Version, mlflow_transient
 from observability.logs import correlated
 from observability.metrics import PROMOTIONS
+from resilience.backpressure import hold
 from schemas.events import decode
 from schemas.governance import PromotionEvent, TrainingJob
 from schemas.spec import SCHEMA_VERSION, InvalidEvent
+from storage.db import is_transient
 from storage.governance_repository import load_labelled, split_rows
+from streams.admin import kafka_transient
 from streams.gaps import process_batches
 from streams.topics import alerts_topic, promotion_events_topic, training_jobs_topic
 
@@ -250,7 +252,7 @@ async def consider(event: EventT) -> None:
                 rows = await hold("postgres", lambda: asyncio.to_thread(
                     load_labelled, database(), job.model_name,
                     now - timedelta(hours=p.window_hours), now, limit=p.max_rows),
-                    transient=database_transient, agent="promote_candidates")
+                    transient=is_transient, agent="promote_candidates")
                 decision = await mlflow(lambda: evaluate_candidate(job, version, rows, now))
                 await mlflow(lambda: record(job, decision))
             if not applied:

@@ -29,11 +29,12 @@ from governance.ledger import (
     manual_trigger,
 )
 from governance.messages import retrain_alert, retrain_request
-from integrations.backpressure import hold, kafka_transient
 from observability.metrics import RETRAIN_DECISIONS
+from resilience.backpressure import hold
 from schemas.events import DriftEvent, decode
 from schemas.governance import RetrainTrigger
 from schemas.spec import InvalidEvent
+from streams.admin import kafka_transient
 from streams.deadletters import send_dead_letter
 from streams.gaps import process_batches
 from streams.telemetry import use_event

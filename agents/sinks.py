@@ -17,7 +17,7 @@ from faust.types import EventT
 from sqlalchemy import Engine
 
 from faust_app import app, database, settings
-from integrations.backpressure import database_transient, hold
+from resilience.backpressure import hold
 from schemas.events import (
     DeadLetter,
     DriftEvent,
@@ -28,6 +28,7 @@ from schemas.events import (
 )
 from schemas.reasons import Reason
 from schemas.spec import InvalidEvent
+from storage.db import is_transient
 from storage.repository import (
     save_dead_letters,
     save_drift_events,
@@ -59,7 +60,7 @@ async def write_batch(name: str, save: SaveFn, batch: Sequence[tuple[EventT, Any
 
     async def write(rows: list[Any]) -> int:
         return await hold("postgres", lambda: asyncio.to_thread(save, database(), rows),
-                          transient=database_transient, agent=f"sink {name}")
+                          transient=is_transient, agent=f"sink {name}")
 
     try:
         return await write(records)

@@ -31,16 +31,17 @@ from faust.types import EventT
 from faust_app import app, settings
 from governance.messages import job_event, training_failed_alert
 from governance.queue import DONE_RETENTION_DAYS, QueueEntry, next_to_submit, waiting
-from integrations import backpressure
-from integrations.backpressure import circuit_wait, hold, kafka_transient
-from integrations.resilience import Backoff, CircuitBreaker, CircuitOpen
 from integrations.trainer import JobState, TrainerClient, TrainerRejected, TrainerUnavailable
 from observability import tracing
 from observability.logs import correlated
 from observability.metrics import RETRAIN_QUEUE, TRAINING_JOBS
+from resilience import backpressure
+from resilience.backpressure import circuit_wait, hold
+from resilience.retry import Backoff, CircuitBreaker, CircuitOpen
 from schemas.events import decode
 from schemas.governance import TERMINAL_JOB_STATUSES, RetrainRequest, TrainingJob
 from schemas.spec import InvalidEvent
+from streams.admin import kafka_transient
 from streams.gaps import process_batches
 from streams.telemetry import use_event
 from streams.topics import alerts_topic, training_inputs_topic, training_jobs_topic

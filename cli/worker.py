@@ -56,7 +56,7 @@ def worker(loglevel: str | None, migrate: bool) -> None:
 def _worker_class() -> type:
     import faust
 
-    from integrations import backpressure
+    from resilience import backpressure
 
     class Worker(faust.Worker):  # type: ignore[misc]
         """faust's worker; on SIGTERM/SIGINT, work held for a dependency that is down is

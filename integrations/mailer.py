@@ -1,7 +1,7 @@
 """Sending e-mail over SMTP with aiosmtplib: plain, STARTTLS or implicit TLS, optional login.
 
 :meth:`Mailer.send` retries transient failures (connection refused, timeouts, 4xx replies)
-with jittered backoff (:class:`integrations.resilience.Retry`), bounded both in attempts and
+with jittered backoff (:class:`resilience.retry.Retry`), bounded both in attempts and
 in total time, so one call costs at most ``max_seconds``; the notifier then holds the alert
 and calls again (backpressure) while the server stays unreachable. Permanent failures (5xx
 replies, refused recipients) are not retried.
@@ -19,7 +19,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from integrations.resilience import Backoff, Retry
+from resilience.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 

@@ -25,14 +25,14 @@ from typing import Any
 
 import httpx
 
-from integrations.resilience import (
+from observability import tracing
+from resilience.retry import (
     Backoff,
     CircuitBreaker,
     CircuitOpen,
     Retry,
     retry_after_seconds,
 )
-from observability import tracing
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from integrations.resilience import Backoff, Retry
+from resilience.retry import Backoff, Retry
 from storage.pii import PiiPolicy, attach
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,11 @@ import logging
 from faust.types import EventT
 
 from faust_app import settings
-from integrations.backpressure import hold, kafka_transient
 from observability import metrics, tracing
+from resilience.backpressure import hold
 from schemas.events import dead_letter
 from schemas.reasons import Reason
+from streams.admin import kafka_transient
 from streams.telemetry import use_event
 from streams.topics import dead_letters_topic
 

@@ -26,9 +26,9 @@ from typing import Any
 
 from faust.types import TP, EventT
 
-from integrations.backpressure import Interrupted
-from integrations.resilience import Backoff
 from observability.metrics import BATCH_REDELIVERIES, OFFSET_GAPS
+from resilience.backpressure import Interrupted
+from resilience.retry import Backoff
 
 log = logging.getLogger(__name__)
 Seek = Callable[[TP, int], Awaitable[None]]

@@ -44,8 +44,8 @@ from api.query import (
 )
 from governance import ledger
 from governance.messages import job_event
-from integrations.resilience import Backoff, CircuitOpen
 from integrations.trainer import JobState, TrainerClient, TrainerRejected, TrainerUnavailable
+from resilience.retry import Backoff, CircuitOpen
 from schemas.governance import TERMINAL_JOB_STATUSES, RetrainTrigger
 from schemas.spec import NAME_PATTERN, SCHEMA_VERSION, InvalidEvent, validate
 from settings import Settings

@@ -19,8 +19,8 @@ import httpx
 import orjson
 import pytest
 
-from integrations import backpressure
-from integrations.resilience import Backoff
+from resilience import backpressure
+from resilience.retry import Backoff
 from schemas.events import Alert
 from tests.synthetic import drift_event
 from tests.unit.observability.conftest import FakeEvent, FakeMessage
@@ -132,8 +132,8 @@ def request(kind: str, severity: str, priority: int, minute: int) -> bytes:
 @pytest.fixture
 def training(monkeypatch, sent, fast_holds):
     import agents.training as training
-    from integrations.resilience import CircuitBreaker
     from integrations.trainer import TrainerClient
+    from resilience.retry import CircuitBreaker
 
     trainer = Trainer(down=3)
     monkeypatch.setattr(training, "retrain_queue", {})

@@ -19,8 +19,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from integrations.resilience import Backoff, CircuitOpen, Retry
 from observability.metrics import BACKPRESSURE_WAITS, DEPENDENCIES, DEPENDENCY_UP
+from resilience.retry import Backoff, CircuitOpen, Retry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -166,50 +166,3 @@ async def hold(dependency: str, call: Callable[[], Awaitable[T]], *,
             _set(dependency)
             log.info("%s is back; %s resumes", dependency, agent or "the agent")
     return result
-
-
-# -- what counts as "unavailable" per dependency --------------------------------------------
-
-def database_transient(exc: BaseException) -> bool:
-    from storage.db import is_transient
-
-    return is_transient(exc)
-
-
-def kafka_transient(exc: BaseException) -> bool:
-    """A broker that is restarting, unreachable or has no leader yet; never a record that is
-    too large (that is a bug of the sender, retrying cannot fix it)."""
-    from aiokafka import errors
-
-    if isinstance(exc, errors.MessageSizeTooLargeError | errors.RecordTooLargeError):
-        return False
-    if isinstance(exc, errors.KafkaTimeoutError | errors.KafkaConnectionError
-                  | errors.NodeNotReadyError | errors.RequestTimedOutError):
-        return True
-    if isinstance(exc, errors.KafkaError):
-        return bool(getattr(exc, "retriable", False))
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and kafka_transient(cause)
-
-
-def mlflow_transient(exc: BaseException) -> bool:
-    """MLflow unreachable or answering 5xx/429 (its client reports both as MlflowException
-    with the HTTP failure in the text); a missing model or a bad request is not."""
-    import requests
-
-    if isinstance(exc, requests.ConnectionError | requests.Timeout | ConnectionError
-                  | TimeoutError):
-        return True
-    try:
-        from mlflow.exceptions import MlflowException
-    except ImportError:  # pragma: no cover - mlflow-skinny is a dependency
-        return False
-    if isinstance(exc, MlflowException):
-        if exc.error_code in ("TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"):
-            return True
-        text = str(exc)
-        return any(mark in text for mark in (
-            "Max retries exceeded", "failed with exception", "Connection refused",
-            "Response code 5", "status code 5", "Read timed out", "RemoteDisconnected"))
-    cause = exc.__cause__
-    return cause is not None and cause is not exc and mlflow_transient(cause)

@@ -1,7 +1,7 @@
 """Retries with exponential backoff and jitter, ``Retry-After``, and a circuit breaker.
 
 :class:`Retry` is the one retry loop of the code base (database, SMTP, training service,
-MLflow, and the agents' backpressure in :mod:`integrations.backpressure`): bounded by
+MLflow, and the agents' backpressure in :mod:`resilience.backpressure`): bounded by
 attempts and/or time for a call that should give up, unbounded for a dependency an agent
 must wait for. Written here rather than taken from tenacity or stamina because the policy
 is twenty lines, the sleeps and clock must be injectable (the tests never wait), and an async

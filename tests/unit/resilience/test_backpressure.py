@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from integrations import backpressure
-from integrations.resilience import Backoff
 from observability.metrics import REGISTRY
+from resilience import backpressure
+from resilience.retry import Backoff
 
 FAST = Backoff(base=0.001, cap=0.01)
 
