@@ -10,13 +10,13 @@ import faust
 from faust.types import EventT
 
 from agents.monitoring import apply_and_publish, decode_batch, utc
+from agents.publish import publish
 from faust_app import app, settings
 from monitors.label_join import JoinConfig, JoinOutput, LabelIn, LabelJoin, SourceRef
 from schemas.events import LabelEvent, LabelledPredictionEvent
 from schemas.spec import SCHEMA_VERSION
 from streams.deadletters import send_dead_letter_for
 from streams.gaps import process_batches
-from streams.publish import publish
 from streams.topics import labelled_predictions_topic, labels_topic
 from tables.feature_state import JoinStore
 

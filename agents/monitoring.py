@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from faust.types import EventT
 
 import drift
+from agents.publish import publish_output
 from drift.hygiene import AlertPolicy
 from faust_app import settings
 from monitors.buffered import BufferedStore
@@ -24,7 +25,6 @@ from schemas.reasons import Reason
 from schemas.spec import InvalidEvent
 from streams.admin import kafka_transient
 from streams.deadletters import send_dead_letter
-from streams.publish import publish_output
 from streams.telemetry import use_event, use_events
 from tables.feature_state import TableStore
 
