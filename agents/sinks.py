@@ -105,7 +105,7 @@ async def sink(stream: faust.StreamT[bytes], record: type[Event], table: str,
 
 @app.agent(drift_events_topic, concurrency=1)
 async def store_drift_events(stream: faust.StreamT[bytes]) -> None:
-    await sink(stream, DriftEvent, "drift_results", save_drift_events)
+    await sink(stream, DriftEvent, "drift_events", save_drift_events)
 
 
 @app.agent(performance_metrics_topic, concurrency=1)

@@ -28,7 +28,7 @@ from storage.dialect import UTCDateTime
 
 #: tables partitioned by month on PostgreSQL, with their partition column
 PARTITIONED: dict[str, str] = {
-    "drift_results": "timestamp",
+    "drift_events": "timestamp",
     "performance_metrics": "timestamp",
     "labelled_predictions": "timestamp",
     "audit_log": "timestamp",
@@ -41,10 +41,10 @@ class Base(DeclarativeBase):
 
 
 class DriftResult(Base):
-    __tablename__ = "drift_results"
+    __tablename__ = "drift_events"
     __table_args__ = (
-        Index("ix_drift_results_model_time", "model_name", "model_version", "timestamp"),
-        Index("ix_drift_results_feature_time", "model_name", "feature", "timestamp"),
+        Index("ix_drift_events_model_time", "model_name", "model_version", "timestamp"),
+        Index("ix_drift_events_feature_time", "model_name", "feature", "timestamp"),
         {"postgresql_partition_by": "RANGE (timestamp)"},
     )
 

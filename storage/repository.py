@@ -44,7 +44,7 @@ def _time(value: str) -> datetime:
 
 
 def drift_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
-    """Rows for ``drift_results`` from DriftEvent records (or objects with the same fields)."""
+    """Rows for ``drift_events`` from DriftEvent records (or objects with the same fields)."""
     rows = []
     for ev in events:
         rows.append({
