@@ -181,6 +181,14 @@ class DriftSettings(BaseModel):
     def _k_within_m(self) -> DriftSettings:
         if self.alert_k > self.alert_m:
             raise ValueError("DRIFT__ALERT_K must not exceed DRIFT__ALERT_M")
+        # each model's effective values too: a bad override stops the worker at start, not
+        # the agent at the model's first event
+        for model, overrides in self.models.items():
+            k = overrides.alert_k if overrides.alert_k is not None else self.alert_k
+            m = overrides.alert_m if overrides.alert_m is not None else self.alert_m
+            if k > m:
+                raise ValueError(f"DRIFT__MODELS[{model!r}]: alert_k ({k}) must not exceed "
+                                 f"alert_m ({m})")
         return self
 
     def for_model(self, model: str) -> dict[str, Any]:
@@ -370,6 +378,19 @@ class TrainerSettings(BaseModel):
     concurrency: int = Field(default=1, ge=1, le=8)
 
 
+class RetrainOverrides(BaseModel):
+    """Per-model retrain rules; unset fields fall back to the RETRAIN__ defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cooldown_hours: float | None = Field(default=None, ge=0)
+    daily_limit: int | None = Field(default=None, ge=0)
+    min_drifted_features: int | None = Field(default=None, ge=1)
+    min_severity: Literal["low", "medium", "high"] | None = None
+    triggers: list[Literal["data_drift", "model_drift", "performance_drop"]] | None = None
+    merge_seconds: float | None = Field(default=None, ge=0)
+
+
 class RetrainSettings(BaseModel):
     """When drift asks for retraining. ``overrides`` holds per-model values of the same fields."""
 
@@ -386,7 +407,16 @@ class RetrainSettings(BaseModel):
     batch_size: int = Field(default=200, ge=1)
     batch_seconds: float = Field(default=1.0, gt=0)
     #: per-model rule overrides, e.g. RETRAIN__OVERRIDES='{"fraud": {"daily_limit": 1}}'
-    overrides: dict[str, dict[str, float | int | str | list[str]]] = {}
+    overrides: dict[str, RetrainOverrides] = {}
+    #: training jobs running at once: in all, and per model; accepted requests beyond wait
+    #: in the durable retrain queue (served by priority)
+    max_concurrent_jobs: int = Field(default=2, ge=1, le=100)
+    max_concurrent_jobs_per_model: int = Field(default=1, ge=1, le=100)
+
+    def override_values(self, model: str) -> dict[str, Any]:
+        """``model``'s overrides as plain values (empty when it has none)."""
+        found = self.overrides.get(model)
+        return found.model_dump(exclude_none=True) if found is not None else {}
 
 
 class PromotionSettings(BaseModel):

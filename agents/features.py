@@ -18,32 +18,30 @@ from agents.monitoring import (
 from faust_app import app, settings
 from monitors.drift_monitor import Observation
 from schemas.events import FeatureEvent
-from streams.gaps import guarded_batches
-from streams.telemetry import handling
+from streams.gaps import process_batches
 from streams.topics import features_topic
+
+
+def observation(event: EventT, record: FeatureEvent) -> Observation:
+    return Observation(offset=event.message.offset, partition=event.message.partition,
+                       timestamp=utc(record.timestamp), features=record.features,
+                       origin=origin_of(event))
 
 
 async def process_batch(events: Sequence[EventT]) -> int:
     """Handle one batch; never raises on data. Returns the number of events applied."""
-    groups = await decode_batch(events, FeatureEvent, features_topic)
+    groups = await decode_batch(events, FeatureEvent, features_topic, observation)
     applied = 0
     for (model, version), items in groups.items():
-        observations = [
-            Observation(offset=event.message.offset, partition=event.message.partition,
-                        timestamp=utc(record.timestamp), features=record.features,
-                        origin=origin_of(event))
-            for event, record in items
-        ]
-        step = monitor_step(model, version, observations, monitor_config(model))
-        if await apply_and_publish(model, items, step, "feature monitor"):
-            applied += len(items)
+        def make_step(chosen, model=model, version=version):  # type: ignore[no-untyped-def]
+            return monitor_step(model, version, [o for _, o in chosen], monitor_config(model))
+
+        applied += len(await apply_and_publish(model, items, make_step, "feature monitor"))
     return applied
 
 
 @app.agent(features_topic, concurrency=1)
 async def monitor_features(stream: faust.StreamT[bytes]) -> None:
-    async for events in guarded_batches(app, stream, "monitor_features", size=settings.drift.batch_size,
-                                        within=settings.drift.batch_seconds,
-                                        enabled=settings.kafka.offset_guard):
-        with handling(events):
-            await process_batch(events)
+    await process_batches(app, stream, "monitor_features", process_batch,
+                          size=settings.drift.batch_size, within=settings.drift.batch_seconds,
+                          enabled=settings.kafka.offset_guard)

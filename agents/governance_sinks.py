@@ -22,9 +22,9 @@ async def store_retrain_requests(stream: faust.StreamT[bytes]) -> None:
 
 @app.agent(training_jobs_topic, concurrency=1)
 async def store_training_jobs(stream: faust.StreamT[bytes]) -> None:
-    await sink(stream, TrainingJob, "retrain_jobs", save_training_jobs)
+    await sink(stream, TrainingJob, "training_jobs", save_training_jobs)
 
 
 @app.agent(promotion_events_topic, concurrency=1)
 async def store_promotion_events(stream: faust.StreamT[bytes]) -> None:
-    await sink(stream, PromotionEvent, "promotion_decisions", save_promotion_events)
+    await sink(stream, PromotionEvent, "promotion_events", save_promotion_events)

@@ -14,15 +14,18 @@ from typing import Any, TypeVar
 from faust.types import EventT
 
 import drift
+from agents.publish import publish_output
 from drift.hygiene import AlertPolicy
 from faust_app import settings
 from monitors.buffered import BufferedStore
 from monitors.drift_monitor import FeatureMonitor, MonitorConfig, MonitorOutput, Observation
 from monitors.versions import touch
+from resilience.backpressure import hold
 from schemas.events import Event, decode
+from schemas.reasons import Reason
 from schemas.spec import InvalidEvent
+from streams.admin import kafka_transient
 from streams.deadletters import send_dead_letter
-from streams.publish import publish_output
 from streams.telemetry import use_event, use_events
 from tables.feature_state import TableStore
 
@@ -94,67 +97,120 @@ def origin_of(event: EventT) -> tuple[int, int] | None:
     return None
 
 
+X = TypeVar("X")
+
+
 async def decode_batch(events: Sequence[EventT], record: type[R], rekey_to: Any = None,
-                       ) -> dict[tuple[str, str], list[tuple[EventT, R]]]:
+                       prepare: Callable[[EventT, R], X] | None = None,
+                       ) -> dict[tuple[str, str], list[tuple[EventT, Any]]]:
     """Validate a batch, dead-letter what fails, and group the rest by (model, version).
 
-    With ``rekey_to`` (the topic being read), an event not keyed by its model is re-sent
-    there under its model's key (:func:`reroute_to`) instead of being grouped here."""
-    groups: dict[tuple[str, str], list[tuple[EventT, R]]] = {}
+    ``prepare(event, record)`` turns each record into what the step needs; whatever it or
+    the decoder raises costs that one message a dead letter, never the batch. With
+    ``rekey_to`` (the topic being read), an event not keyed by its model is re-sent there
+    under its model's key (:func:`reroute_to`) instead of being grouped here."""
+    groups: dict[tuple[str, str], list[tuple[EventT, Any]]] = {}
     for event in events:
         message = event.message
-        try:
-            parsed = decode(message.value, record, LIMITS)
-        except InvalidEvent as exc:
-            await send_dead_letter(event, exc.reason)
+        parsed = await _guarded(event, decode, message.value, record, LIMITS)
+        if parsed is None:
             continue
         if rekey_to is not None and message.key != parsed.model_name.encode():
-            with use_event(event):
+            with use_event(event):  # outside the guard: a broker error is not the event's fault
                 await reroute_to(rekey_to, event, parsed.model_name)
             continue
-        groups.setdefault((parsed.model_name, parsed.model_version), []).append((event, parsed))
+        value = parsed if prepare is None else await _guarded(event, prepare, event, parsed)
+        if value is not None:
+            groups.setdefault((parsed.model_name, parsed.model_version), []).append(
+                (event, value))
     return groups
 
 
+async def _guarded(event: EventT, work: Callable[..., X], *args: Any) -> X | None:
+    """``work(*args)``, or None after dead-lettering ``event`` for whatever it raised."""
+    message = event.message
+    try:
+        return work(*args)
+    except InvalidEvent as exc:
+        await send_dead_letter(event, exc.reason, exc.code)
+    except Exception as exc:  # noqa: BLE001 - one message must not stop the batch
+        log.exception("decoding %s[%s]@%s failed", message.topic, message.partition,
+                      message.offset)
+        await send_dead_letter(event, f"internal error while decoding: {exc!r}"[:1000],
+                               Reason.INTERNAL_ERROR)
+    return None
+
+
 Out = TypeVar("Out")
+Items = Sequence[tuple[EventT, Any]]
 
 
-async def apply_and_publish(model: str, items: Sequence[tuple[EventT, Any]],
-                            step: Callable[[BufferedStore], Out], what: str,
+async def apply_and_publish(model: str, items: Items,
+                            make_step: Callable[[Items], Callable[[BufferedStore], Out]],
+                            what: str,
                             publish: Callable[[str, Out], Awaitable[None]] | None = None,
-                            store_type: type[TableStore] = TableStore) -> bool:
-    """Run ``step`` on buffered state, publish its output, then commit the state.
+                            store_type: type[TableStore] = TableStore) -> list[Any]:
+    """Run ``make_step(items)`` on buffered state, publish its output, then commit the state.
 
-    A bug in ``step`` dead-letters the batch's events instead of stopping the stream. When
-    ``store_type`` has a ``lock`` (a table that several agents update), the whole apply →
-    publish → commit runs under it.
+    A step that raises is retried one event at a time, so a poison event costs only itself a
+    dead letter (``internal_error``) and the rest of the group is applied. Publishing waits
+    out a broker outage (:func:`resilience.backpressure.hold`). When ``store_type`` has a
+    ``lock`` (a table that several agents update), each apply → publish → commit runs under
+    it. Returns the items that were applied (all of them, unless one was poison).
     """
+    error = await _locked(model, items, make_step, what, publish, store_type)
+    if error is None:
+        return list(items)
+    if len(items) == 1:
+        await send_dead_letter(items[0][0], f"internal error in {what}: {error}",
+                               Reason.INTERNAL_ERROR)
+        return []
+    applied = []
+    for item in items:  # find the poison one(s); the others are applied in order
+        error = await _locked(model, [item], make_step, what, publish, store_type)
+        if error is None:
+            applied.append(item)
+        else:
+            await send_dead_letter(item[0], f"internal error in {what}: {error}",
+                                   Reason.INTERNAL_ERROR)
+    return applied
+
+
+async def _locked(model: str, items: Items, make_step: Callable[[Items], Any], what: str,
+                  publish: Callable[[str, Any], Awaitable[None]] | None,
+                  store_type: type[TableStore]) -> str | None:
+    """None when applied, published and committed; else what went wrong."""
     lock: asyncio.Lock | None = getattr(store_type, "lock", None)
     if lock is None:
-        return await _apply_and_publish(model, items, step, what, publish, store_type)
+        return await _apply_and_publish(model, items, make_step, what, publish, store_type)
     async with lock:
-        return await _apply_and_publish(model, items, step, what, publish, store_type)
+        return await _apply_and_publish(model, items, make_step, what, publish, store_type)
 
 
-async def _apply_and_publish(model: str, items: Sequence[tuple[EventT, Any]],
-                             step: Callable[[BufferedStore], Out], what: str,
-                             publish: Callable[[str, Out], Awaitable[None]] | None,
-                             store_type: type[TableStore]) -> bool:
+async def _apply_and_publish(model: str, items: Items, make_step: Callable[[Items], Any],
+                             what: str, publish: Callable[[str, Any], Awaitable[None]] | None,
+                             store_type: type[TableStore]) -> str | None:
     store = BufferedStore(store_type(items[-1][0]))
     try:
-        out = step(store)
+        out = make_step(items)(store)
     except Exception as exc:
-        log.exception("%s failed for %s", what, model)
-        for event, _ in items:
-            await send_dead_letter(event, f"internal error in {what}: {exc!r}")
-        return False
-    with use_events(event for event, _ in items):  # outputs join the trace of the last event
-        if publish is None:
-            await publish_output(model.encode(), out)  # type: ignore[arg-type]
-        else:
-            await publish(model, out)
+        log.exception("%s failed for %s on %d event(s)", what, model, len(items))
+        return repr(exc)[:800]
+
+    async def send() -> None:
+        with use_events(event for event, _ in items):  # outputs join the last event's trace
+            if publish is None:
+                await publish_output(model.encode(), out)
+            else:
+                await publish(model, out)
+
+    try:
+        await hold("kafka", send, transient=kafka_transient, agent=what)
+    except Exception as exc:  # an output the broker refuses (too large): a bug, not an outage
+        log.exception("%s: publishing the output for %s failed", what, model)
+        return f"publishing failed: {exc!r}"[:800]
     store.commit()
-    return True
+    return None
 
 
 def monitor_step(model: str, version: str, observations: Sequence[Observation],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 import faust
+from faust.types import EventT
 
 from agents.monitoring import apply_and_publish, decode_batch
 from drift.performance import DropRule
@@ -12,8 +13,7 @@ from faust_app import app, settings
 from monitors.estimation import EstimationConfig
 from monitors.performance import PerformanceConfig, PerformanceMonitor
 from schemas.events import LabelledPredictionEvent
-from streams.gaps import guarded_batches
-from streams.telemetry import handling
+from streams.gaps import process_batches
 from streams.topics import labelled_predictions_topic
 
 
@@ -41,15 +41,18 @@ def performance_config(model: str) -> PerformanceConfig:
         recent_ids=max(2000, 4 * settings.drift.batch_size))
 
 
+async def process_batch(events: list[EventT]) -> None:
+    groups = await decode_batch(events, LabelledPredictionEvent)
+    for (model, version), items in groups.items():
+        def make_step(chosen, m=model, v=version):  # type: ignore[no-untyped-def]
+            batch = [(e.message.offset, r) for e, r in chosen]
+            return lambda store: PerformanceMonitor(store, performance_config(m)).apply(m, v, batch)
+
+        await apply_and_publish(model, items, make_step, "performance monitor")
+
+
 @app.agent(labelled_predictions_topic, concurrency=1)
 async def monitor_performance(stream: faust.StreamT[bytes]) -> None:
-    async for events in guarded_batches(app, stream, "monitor_performance", size=settings.drift.batch_size,
-                                        within=settings.drift.batch_seconds,
-                                        enabled=settings.kafka.offset_guard):
-        with handling(events):
-            groups = await decode_batch(events, LabelledPredictionEvent)
-            for (model, version), items in groups.items():
-                batch = [(e.message.offset, r) for e, r in items]
-                await apply_and_publish(
-                    model, items, lambda store, m=model, v=version, b=batch: PerformanceMonitor(
-                        store, performance_config(m)).apply(m, v, b), "performance monitor")
+    await process_batches(app, stream, "monitor_performance", process_batch,
+                          size=settings.drift.batch_size, within=settings.drift.batch_seconds,
+                          enabled=settings.kafka.offset_guard)

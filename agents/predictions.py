@@ -24,8 +24,7 @@ from monitors.estimation import EstimationConfig, PerformanceEstimator
 from monitors.estimation import PredictionIn as EstimateIn
 from monitors.label_join import LabelJoin, PredictionIn, SourceRef
 from schemas.events import PredictionEvent
-from streams.gaps import guarded_batches
-from streams.telemetry import handling
+from streams.gaps import process_batches
 from streams.topics import predictions_topic
 from tables.feature_state import JoinStore
 
@@ -50,40 +49,49 @@ def estimating(step: Callable[[BufferedStore], MonitorOutput], model: str, versi
     return both
 
 
+def prepare(event: EventT, record: PredictionEvent) -> tuple[Observation, PredictionIn]:
+    message = event.message
+    when = utc(record.timestamp)
+    return (Observation(offset=message.offset, partition=message.partition, timestamp=when,
+                        features=model_signal(record), origin=origin_of(event)),
+            PredictionIn(source=SourceRef(message.topic, message.partition, message.offset,
+                                          message.key, message.value),
+                         event_id=record.event_id, model_version=record.model_version,
+                         timestamp=when, prediction=record.prediction,
+                         probabilities=record.probabilities, features=record.features))
+
+
 async def process_batch(events: Sequence[EventT]) -> None:
-    groups = await decode_batch(events, PredictionEvent, predictions_topic)
-    by_model: dict[str, list[tuple[EventT, PredictionEvent]]] = {}
+    groups = await decode_batch(events, PredictionEvent, predictions_topic, prepare)
+    by_model: dict[str, list[tuple[EventT, tuple[Observation, PredictionIn]]]] = {}
     for (model, version), items in groups.items():
-        observations = [Observation(offset=e.message.offset, partition=e.message.partition,
-                                    timestamp=utc(r.timestamp), features=model_signal(r),
-                                    origin=origin_of(e))
-                        for e, r in items]
         config = monitor_config(model, "p", "model_drift", ("confidence",))
-        step = monitor_step(model, version, observations, config)
         estimation = estimation_config()
-        if estimation is not None:
-            step = estimating(step, model, version, estimation, [
-                EstimateIn(e.message.offset, utc(r.timestamp), r.prediction, r.probabilities)
-                for e, r in items])
-        if await apply_and_publish(model, items, step, "model-drift monitor"):
-            by_model.setdefault(model, []).extend(items)
+
+        def make_step(chosen, model=model, version=version, config=config,  # type: ignore[no-untyped-def]
+                      estimation=estimation):
+            step = monitor_step(model, version, [o for _, (o, _) in chosen], config)
+            if estimation is None:
+                return step
+            return estimating(step, model, version, estimation, [
+                EstimateIn(p.source.offset, p.timestamp, p.prediction, p.probabilities)
+                for _, (_, p) in chosen])
+
+        # only what the monitor applied joins (a poison event was dead-lettered there)
+        by_model.setdefault(model, []).extend(
+            await apply_and_publish(model, items, make_step, "model-drift monitor"))
     for model, items in by_model.items():
         items.sort(key=lambda item: item[0].message.offset)
-        batch = [PredictionIn(
-            source=SourceRef(e.message.topic, e.message.partition, e.message.offset,
-                             e.message.key, e.message.value),
-            event_id=r.event_id, model_version=r.model_version, timestamp=utc(r.timestamp),
-            prediction=r.prediction, probabilities=r.probabilities, features=r.features)
-            for e, r in items]
-        await apply_and_publish(
-            model, items, lambda store, m=model, b=batch: LabelJoin(store, join_config())
-            .add_predictions(m, b), "label join", publish_join, JoinStore)
+
+        def join(chosen, model=model):  # type: ignore[no-untyped-def]
+            batch = [p for _, (_, p) in chosen]
+            return lambda store: LabelJoin(store, join_config()).add_predictions(model, batch)
+
+        await apply_and_publish(model, items, join, "label join", publish_join, JoinStore)
 
 
 @app.agent(predictions_topic, concurrency=1)
 async def monitor_predictions(stream: faust.StreamT[bytes]) -> None:
-    async for events in guarded_batches(app, stream, "monitor_predictions", size=settings.drift.batch_size,
-                                        within=settings.drift.batch_seconds,
-                                        enabled=settings.kafka.offset_guard):
-        with handling(events):
-            await process_batch(events)
+    await process_batches(app, stream, "monitor_predictions", process_batch,
+                          size=settings.drift.batch_size, within=settings.drift.batch_seconds,
+                          enabled=settings.kafka.offset_guard)

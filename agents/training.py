@@ -1,21 +1,27 @@
-"""Training agents: accepted requests → jobs on the training service → job states.
+"""Training agents: accepted requests → the durable retrain queue → jobs on the training
+service → job states.
 
-* ``dispatch_training`` submits each accepted request (idempotency key = request id), most
-  urgent first within a batch, and records the job in the ``training-inflight`` table;
-* a timer polls in-flight jobs and publishes every state change to ``training-jobs``;
-* ``track_training_jobs`` drops finished jobs from the table and raises ``training_failed``
-  alerts.
+* ``schedule_training`` reads accepted requests and job states in one stream (both keyed by
+  model, co-partitioned). An accepted request joins the ``retrain-queue`` table and is
+  published as ``waiting``; whenever capacity allows (``RETRAIN__MAX_CONCURRENT_JOBS`` in all,
+  ``RETRAIN__MAX_CONCURRENT_JOBS_PER_MODEL`` per model) the most urgent waiting request
+  (:mod:`governance.queue`) is submitted with its request id as ``Idempotency-Key`` and
+  recorded in ``training-inflight``. A finished job frees its place and, if it failed,
+  raises a ``training_failed`` alert.
+* a timer polls in-flight jobs and publishes every state change to ``training-jobs``.
 
-A training service that stays down costs bounded retries (and then fast failures while the
-circuit is open); the request's job is published as failed, never silently dropped.
+A training service that is down is backpressure: the submission is held and retried with
+capped backoff until the service answers (``driftline_dependency_up{dependency="trainer"}``
+is 0 meanwhile), and polls simply wait; neither turns an outage into a failed job. A
+request the service refuses (4xx) is published as an explicit ``failed`` job with an alert.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -24,21 +30,27 @@ from faust.types import EventT
 
 from faust_app import app, settings
 from governance.messages import job_event, training_failed_alert
-from integrations.resilience import Backoff, CircuitBreaker, CircuitOpen
+from governance.queue import DONE_RETENTION_DAYS, QueueEntry, next_to_submit, waiting
 from integrations.trainer import JobState, TrainerClient, TrainerRejected, TrainerUnavailable
 from observability import tracing
 from observability.logs import correlated
-from observability.metrics import TRAINING_JOBS
+from observability.metrics import RETRAIN_QUEUE, TRAINING_JOBS
+from resilience import backpressure
+from resilience.backpressure import circuit_wait, hold
+from resilience.retry import Backoff, CircuitBreaker, CircuitOpen
 from schemas.events import decode
 from schemas.governance import TERMINAL_JOB_STATUSES, RetrainRequest, TrainingJob
 from schemas.spec import InvalidEvent
-from streams.telemetry import handling, use_event
-from streams.topics import alerts_topic, retrain_requests_topic, training_jobs_topic
+from streams.admin import kafka_transient
+from streams.gaps import process_batches
+from streams.telemetry import use_event
+from streams.topics import alerts_topic, training_inputs_topic, training_jobs_topic
 from tables.feature_state import writing_for
-from tables.governance import training_inflight
+from tables.governance import retrain_queue, training_inflight
 
 log = logging.getLogger(__name__)
 LIMITS = settings.limits.for_events()
+REQUESTS_TOPIC = settings.kafka.topics.name("retrain_requests")
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 _client: TrainerClient | None = None
@@ -59,8 +71,29 @@ def client() -> TrainerClient:
     return _client
 
 
+class Pinned:
+    """Stands for an event of ``partition`` of the retrain-requests topic while writing a
+    table: an entry is always written (and deleted) in the partition it lives in, its
+    model's, whichever event led to the write. faust reads ``message.partition`` and
+    ``message.topic`` (to check the topic and the changelog agree on partitions)."""
+
+    class Message:
+        def __init__(self, partition: int) -> None:
+            self.partition, self.topic = partition, REQUESTS_TOPIC
+
+    def __init__(self, partition: int) -> None:
+        self.message = self.Message(partition)
+
+
+def trainer_down(exc: BaseException) -> bool:
+    return isinstance(exc, TrainerUnavailable | CircuitOpen)
+
+
 async def publish(job: TrainingJob) -> None:
-    await training_jobs_topic.send(key=job.model_name.encode(), value=job.dumps())
+    async def send() -> None:
+        await (await training_jobs_topic.send(key=job.model_name.encode(), value=job.dumps()))
+
+    await hold("kafka", send, transient=kafka_transient, agent="training")
     TRAINING_JOBS.labels(job.status).inc()
     _seen[job.request_id] = (job.status, round(job.progress, 2))
     if job.status in TERMINAL_JOB_STATUSES:
@@ -69,50 +102,123 @@ async def publish(job: TrainingJob) -> None:
              job.status, job.progress * 100, job.message[:200])
 
 
-async def submit(event: EventT, request: RetrainRequest) -> None:
-    payload = {"model_name": request.model_name, "registered_model": request.registered_model,
-               "request_id": request.request_id, "until": request.timestamp}
-    started = time.monotonic()
-    try:
-        state = await client().submit(payload, idempotency_key=request.request_id)
-    except (TrainerUnavailable, CircuitOpen, TrainerRejected) as exc:
-        await publish(job_event(
-            request=request, job_id="", status="failed", progress=0.0, now=clock(),
-            message=f"submission failed after {time.monotonic() - started:.1f}s: {exc}"))
+def queue_entries() -> list[QueueEntry]:
+    return [QueueEntry.decode(raw) for _, raw in list(retrain_queue.items()) if raw is not None]
+
+
+def running_models() -> list[str]:
+    return [orjson.loads(raw)["model_name"] for _, raw in list(training_inflight.items())
+            if raw is not None]
+
+
+async def enqueue(event: EventT, request: RetrainRequest) -> None:
+    """An accepted request joins the queue (once: a redelivered one is already there)."""
+    key = request.request_id.encode()
+    if (retrain_queue.get(key) is not None or training_inflight.get(key) is not None
+            or request.request_id in _finished):
         return
-    info = {"request_id": request.request_id, "job_id": state.job_id,
-            "model_name": request.model_name, "model_version": request.model_version,
-            "registered_model": request.registered_model, "submitted_at": clock().isoformat()}
-    if trace := tracing.carrier():  # the poll timer publishes the job's states in this trace
-        info["trace"] = trace
+    entry = QueueEntry.of(request, event.message.partition, tracing.carrier() or None)
+    position = 1 + sum(1 for e in waiting(queue_entries()) if e.order() < entry.order())
+    await publish(job_event(request=request, job_id="", status="waiting", progress=0.0,
+                            now=clock(), message=f"in the retrain queue at position {position} "
+                            f"(priority {request.priority})"))
     with writing_for(event):
-        training_inflight[request.request_id.encode()] = orjson.dumps(info)
+        retrain_queue[key] = entry.encode()
+
+
+async def submit(entry: QueueEntry) -> None:
+    """Submit one queued request; held while the training service is down."""
+    payload = {"model_name": entry.model_name, "registered_model": entry.registered_model,
+               "request_id": entry.request_id, "until": entry.requested_at}
+    key = entry.request_id.encode()
+    request = asdict(entry)
+    done = replace(entry, state="done", done_at=clock().isoformat())
+    try:
+        state = await hold("trainer", lambda: client().submit(
+            payload, idempotency_key=entry.request_id), transient=trainer_down,
+            wait_hint=circuit_wait, agent="training")
+    except TrainerRejected as exc:
+        await publish(job_event(request=request, job_id="", status="failed", progress=0.0,
+                                now=clock(), message=f"the training service refused it: {exc}"))
+        with writing_for(Pinned(entry.partition)):
+            retrain_queue[key] = done.encode()
+        return
+    info = {"request_id": entry.request_id, "job_id": state.job_id,
+            "model_name": entry.model_name, "model_version": entry.model_version,
+            "registered_model": entry.registered_model, "submitted_at": clock().isoformat()}
+    if entry.trace:  # the poll timer publishes the job's states in the request's trace
+        info["trace"] = entry.trace
+    with writing_for(Pinned(entry.partition)):
+        training_inflight[key] = orjson.dumps(info)
+        retrain_queue[key] = done.encode()
     await publish(job_event(request=request, job_id=state.job_id, status="submitted",
                             progress=state.progress, now=clock(),
                             message=f"submitted to {settings.trainer.url} as job {state.job_id} "
                                     f"({state.status})"))
 
 
-@app.agent(retrain_requests_topic, concurrency=1)
-async def dispatch_training(stream: faust.StreamT[bytes]) -> None:
-    async for events in stream.take_events(100, within=1.0):
-        accepted: list[tuple[EventT, RetrainRequest]] = []
-        for event in events:
+async def serve() -> int:
+    """Submit what the queue and the trainer's capacity allow; forget old served entries."""
+    entries = queue_entries()
+    horizon = (clock() - timedelta(days=DONE_RETENTION_DAYS)).isoformat()
+    for entry in entries:
+        if entry.state == "done" and (entry.done_at or "") < horizon:
+            with writing_for(Pinned(entry.partition)):
+                del retrain_queue[entry.request_id.encode()]
+    r = settings.retrain
+    chosen = next_to_submit(entries, running_models(), max_total=r.max_concurrent_jobs,
+                            max_per_model=r.max_concurrent_jobs_per_model)
+    for entry in chosen:
+        with tracing.resume(entry.trace), correlated(entry.request_id):
+            await submit(entry)
+    RETRAIN_QUEUE.set(len(waiting(queue_entries())))
+    return len(chosen)
+
+
+async def finished(event: EventT, job: TrainingJob) -> None:
+    """A job reached a final state: free its place; a failure raises an alert."""
+    key = job.request_id.encode()
+    if training_inflight.get(key) is not None:
+        with writing_for(event):
+            del training_inflight[key]
+    queued = retrain_queue.get(key)
+    if queued is not None and QueueEntry.decode(queued).state == "queued":
+        with writing_for(event):  # failed before it was submitted (cancelled while waiting)
+            retrain_queue[key] = replace(QueueEntry.decode(queued), state="done",
+                                         done_at=clock().isoformat()).encode()
+    if job.status == "failed":
+        alert = training_failed_alert(job)
+        with use_event(event):
+            async def send() -> None:
+                await (await alerts_topic.send(key=job.model_name.encode(), value=alert.dumps()))
+
+            await hold("kafka", send, transient=kafka_transient, agent="training")
+
+
+async def process_batch(events: list[EventT]) -> None:
+    for event in events:
+        if event.message.topic == REQUESTS_TOPIC:
             try:
                 request = decode(event.message.value, RetrainRequest, LIMITS)
             except InvalidEvent:
                 continue  # the retrain-requests sink dead-letters it
-            if request.decision == "accepted" and training_inflight.get(
-                    request.request_id.encode()) is None and request.request_id not in _finished:
-                accepted.append((event, request))
-        accepted.sort(key=lambda item: (-item[1].priority, item[1].timestamp))
-        with handling(events):
-            for event, request in accepted:
-                try:
-                    with use_event(event), correlated(request.event_id):
-                        await submit(event, request)
-                except Exception:
-                    log.exception("dispatching request %s failed", request.request_id)
+            if request.decision == "accepted":
+                with use_event(event), correlated(request.event_id):
+                    await enqueue(event, request)
+            continue
+        try:
+            job = decode(event.message.value, TrainingJob, LIMITS)
+        except InvalidEvent:
+            continue  # the training-jobs sink dead-letters it
+        if job.status in TERMINAL_JOB_STATUSES:
+            await finished(event, job)
+    await serve()
+
+
+@app.agent(training_inputs_topic, concurrency=1)
+async def schedule_training(stream: faust.StreamT[bytes]) -> None:
+    await process_batches(app, stream, "schedule_training", process_batch, size=100,
+                          within=1.0, enabled=settings.kafka.offset_guard)
 
 
 def _changed(request_id: str, state: JobState) -> bool:
@@ -146,14 +252,15 @@ async def _poll_job(info: dict[str, Any], request_id: str, now: datetime) -> int
                                 message=f"the training service lost the job: {exc}"))
         return 1
     except (TrainerUnavailable, CircuitOpen) as exc:
+        # an outage: the job is not failed for it, polling goes on until the service is back
         failures = _poll_failures[request_id] = _poll_failures.get(request_id, 0) + 1
-        if failures >= settings.trainer.max_poll_failures:
-            await publish(job_event(request=info, job_id=info["job_id"], status="failed",
-                                    progress=0.0, now=now,
-                                    message=f"status unknown after {failures} failed polls: {exc}"))
-            return 1
+        backpressure.mark_down("trainer", f"poll:{request_id}")
+        if failures == settings.trainer.max_poll_failures:
+            log.error("training job %s: status unknown after %d failed polls (%s); still "
+                      "polling", info["job_id"], failures, exc)
         return 0
     _poll_failures.pop(request_id, None)
+    backpressure.mark_up("trainer", f"poll:{request_id}")
     if state.status not in TERMINAL_JOB_STATUSES and age > settings.trainer.job_timeout_seconds:
         try:
             await client().cancel(info["job_id"])
@@ -178,26 +285,5 @@ async def _poll_job(info: dict[str, Any], request_id: str, now: datetime) -> int
 async def poll_training_jobs() -> None:
     try:
         await poll_once()
-    except Exception:
+    except Exception:  # the next tick polls again; in-flight jobs are in the table
         log.exception("polling training jobs failed")
-
-
-@app.agent(training_jobs_topic, concurrency=1)
-async def track_training_jobs(stream: faust.StreamT[bytes]) -> None:
-    async for events in stream.take_events(100, within=0.5):
-        with handling(events):
-            for event in events:
-                try:
-                    job = decode(event.message.value, TrainingJob, LIMITS)
-                except InvalidEvent:
-                    continue  # the training-jobs sink dead-letters it
-                if job.status not in TERMINAL_JOB_STATUSES:
-                    continue
-                key = job.request_id.encode()
-                if training_inflight.get(key) is not None:
-                    with writing_for(event):
-                        del training_inflight[key]
-                if job.status == "failed":
-                    with use_event(event):
-                        await alerts_topic.send(key=job.model_name.encode(),
-                                                value=training_failed_alert(job).dumps())

@@ -10,15 +10,23 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
     computed_field,
     field_validator,
     model_validator,
 )
 
-from schemas.events import DRIFT_KINDS, SEVERITIES
-from schemas.governance import JOB_STATUSES, PROMOTION_DECISIONS, RETRAIN_DECISIONS, TRIGGER_KINDS
-from schemas.redteam import RED_TEAM_SEVERITIES
+from api.wire import body_model
+from schemas.events import DRIFT_KINDS, SEVERITIES, DriftEvent
+from schemas.governance import (
+    JOB_STATUSES,
+    PROMOTION_DECISIONS,
+    RETRAIN_DECISIONS,
+    TRIGGER_KINDS,
+    PromotionEvent,
+    RetrainRequest,
+    TrainingJob,
+)
+from schemas.redteam import RED_TEAM_SEVERITIES, RedTeamResult
 from schemas.spec import NAME_PATTERN
 
 KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -61,29 +69,14 @@ class TestOut(BaseModel):
     drifted: bool | None = Field(default=None, description="This test's own verdict.")
 
 
-class DriftResultOut(_Row):
-    event_id: uuid.UUID
-    timestamp: datetime
-    model_name: str
-    model_version: str
-    kind: str
-    feature: str
-    test: str
-    statistic: float | None
-    p_value: float | None
-    p_value_adjusted: float | None
-    effect: float | None
-    severity: str
-    drifted: bool
-    window_start_seq: int
-    window_end_seq: int
-    window_start_time: datetime
-    window_end_time: datetime
-    reference_size: int
-    current_size: int
-    missing_share: float | None
-    tests: dict[str, TestOut] | None = Field(
-        default=None, description="Every test the registry ran on the window: name -> result.")
+DriftResultOut = body_model(
+    DriftEvent, "DriftResultOut", base=_Row,
+    only=("event_id", "timestamp", "model_name", "model_version", "kind", "feature", "test",
+          "statistic", "p_value", "p_value_adjusted", "effect", "severity", "drifted",
+          "window_start_seq", "window_end_seq", "window_start_time", "window_end_time",
+          "reference_size", "current_size", "missing_share", "tests"),
+    types={"tests": dict[str, TestOut]},
+    descriptions={"tests": "Every test the registry ran on the window: name -> result."})
 
 
 class LatestDriftOut(BaseModel):
@@ -181,25 +174,13 @@ class DriftTrendPoint(BaseModel):
 
 # --- red team ---------------------------------------------------------------------------
 
-class RedTeamResultIn(BaseModel):
-    """One security-test result; the same fields as the ``red-team-results`` topic."""
+class _RedTeamResultChecks(BaseModel):
+    """What a request adds to the record's own rules: an optional id and time (generated when
+    absent), and a retry that cannot store a second row."""
 
     model_config = ConfigDict(extra="forbid")
 
-    event_id: uuid.UUID | None = Field(default=None, description="Generated when absent; send one "
-                                       "(with its timestamp) to make retries idempotent.")
-    schema_version: Literal[1] = 1
-    model_name: str = Field(pattern=NAME_PATTERN, max_length=128)
-    model_version: str = Field(pattern=NAME_PATTERN, max_length=128)
-    timestamp: datetime | None = Field(default=None, description="When the test ran; now if absent. "
-                                       "Required with event_id: a row is (event_id, timestamp).")
-    attack_type: str = Field(pattern=NAME_PATTERN, max_length=128)
-    attack_name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=128)
-    success: StrictBool
-    severity: RedTeamSeverity
-    details: dict[str, Any] | None = None
-
-    @field_validator("timestamp")
+    @field_validator("timestamp", check_fields=False)
     @classmethod
     def _zoned(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.utcoffset() is None:
@@ -212,10 +193,20 @@ class RedTeamResultIn(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _idempotent(self) -> RedTeamResultIn:
-        if self.event_id is not None and self.timestamp is None:
+    def _idempotent(self) -> Any:
+        if getattr(self, "event_id", None) is not None and getattr(self, "timestamp", None) is None:
             raise ValueError("an event_id needs its timestamp, or a retry would store a second row")
         return self
+
+
+#: One security-test result; the same fields as the ``red-team-results`` topic.
+RedTeamResultIn = body_model(
+    RedTeamResult, "RedTeamResultIn", request=True, base=_RedTeamResultChecks,
+    optional={"event_id": None, "timestamp": None, "schema_version": 1},
+    descriptions={"event_id": "Generated when absent; send one (with its timestamp) to make "
+                              "retries idempotent.",
+                  "timestamp": "When the test ran; now if absent. Required with event_id: a "
+                               "row is (event_id, timestamp)."})
 
 
 class RedTeamBatchIn(BaseModel):
@@ -230,17 +221,9 @@ class RedTeamIngestOut(BaseModel):
     event_ids: list[uuid.UUID]
 
 
-class RedTeamResultOut(_Row):
-    event_id: uuid.UUID
-    timestamp: datetime
-    model_name: str
-    model_version: str
-    attack_type: str
-    attack_name: str | None
-    success: bool
-    severity: str
-    details: dict[str, Any] | None
-    source: str
+RedTeamResultOut = body_model(
+    RedTeamResult, "RedTeamResultOut", base=_Row, exclude=("schema_version",),
+    extra={"source": (str, Field(description="stream or api: how the result arrived."))})
 
 
 class SuccessRateRow(BaseModel):
@@ -327,25 +310,11 @@ PromotionDecision = Literal[PROMOTION_DECISIONS]  # type: ignore[valid-type]
 VERSION_PATTERN = r"^[1-9][0-9]{0,9}$"
 
 
-class RetrainRequestOut(_Row):
-    """One decision of the retrain agent about one trigger, with its reason."""
-
-    event_id: uuid.UUID = Field(description="The decision's id.")
-    timestamp: datetime
-    model_name: str
-    model_version: str
-    request_id: uuid.UUID = Field(description="The request it belongs to: its own event_id when "
-                                  "accepted, the accepted request's when merged.")
-    decision: str
-    reason: str
-    trigger_kind: str
-    severity: str
-    priority: int = Field(description="Larger is more urgent; manual triggers rank highest.")
-    registered_model: str
-    triggers: dict[str, Any] = Field(description="event_ids, features, kinds, windows, "
-                                     "trigger_event_id, and requested_by for manual triggers.")
-    requests_today: int
-    cooldown_until: datetime | None
+#: One decision of the retrain agent about one trigger, with its reason.
+RetrainRequestOut = body_model(
+    RetrainRequest, "RetrainRequestOut", base=_Row, exclude=("schema_version",),
+    descriptions={"event_id": "The decision's id.",
+                  "priority": "Larger is more urgent; manual triggers rank highest."})
 
 
 class RetrainTriggerIn(BaseModel):
@@ -369,20 +338,12 @@ class RetrainTriggerOut(BaseModel):
     status: Literal["queued"] = "queued"
 
 
-class RetrainJobOut(_Row):
-    request_id: uuid.UUID
-    job_id: str = Field(description="The training service's id (empty if submission failed).")
-    model_name: str
-    model_version: str
-    registered_model: str
-    status: str
-    progress: float
-    message: str
-    candidate_version: str | None
-    run_id: str | None
-    metrics: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
+RetrainJobOut = body_model(
+    TrainingJob, "RetrainJobOut", base=_Row,
+    only=("request_id", "job_id", "model_name", "model_version", "registered_model", "status",
+          "progress", "message", "candidate_version", "run_id", "metrics"),
+    extra={"created_at": (datetime, Field(description="When the job was first recorded.")),
+           "updated_at": (datetime, Field(description="Its latest state change."))})
 
 
 class JobCancelIn(BaseModel):
@@ -391,31 +352,27 @@ class JobCancelIn(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-class PromotionOut(_Row):
-    event_id: uuid.UUID
-    timestamp: datetime
-    model_name: str
-    model_version: str
-    registered_model: str
-    decision: str
-    reason: str
-    criteria: dict[str, Any] = Field(description="Criterion -> {passed, value, ...}: the "
-                                     "evidence; `manual` names who decided by hand.")
-    candidate_version: str | None
-    champion_version: str | None = Field(description="The champion before the decision.")
-    request_id: uuid.UUID | None
-    job_id: str | None
+class _PromotionFacts(_Row):
+    """What a stored promotion decision says at a glance, computed from its criteria."""
 
     @computed_field(description="Each criterion's result (criteria without one are left out).")
     def passed(self) -> dict[str, bool]:
-        return {name: bool(result["passed"]) for name, result in self.criteria.items()
+        criteria: dict[str, Any] = getattr(self, "criteria", {})
+        return {name: bool(result["passed"]) for name, result in criteria.items()
                 if isinstance(result, dict) and isinstance(result.get("passed"), bool)}
 
     @computed_field(description="Who decided, for manual promotions and rollbacks.")
     def actor(self) -> str | None:
-        manual = self.criteria.get("manual")
+        criteria: dict[str, Any] = getattr(self, "criteria", {})
+        manual = criteria.get("manual")
         by = manual.get("by") if isinstance(manual, dict) else None
         return by if isinstance(by, str) else None
+
+
+PromotionOut = body_model(
+    PromotionEvent, "PromotionOut", base=_PromotionFacts, exclude=("schema_version",),
+    descriptions={"criteria": "Criterion -> {passed, value, ...}: the evidence; `manual` names "
+                              "who decided by hand."})
 
 
 class PromoteIn(BaseModel):
@@ -431,6 +388,6 @@ class RollbackIn(BaseModel):
     reason: str = Field(default="manual rollback", min_length=1, max_length=2000)
 
 
-class PromotionActionOut(PromotionOut):
+class PromotionActionOut(PromotionOut):  # type: ignore[misc,valid-type]
     announced: bool = Field(description="Published to promotion-events (and so mailed); false "
                             "when Kafka did not acknowledge — the decision is stored regardless.")

@@ -23,7 +23,6 @@ def worker(loglevel: str | None, migrate: bool) -> None:
 
     import asyncio
 
-    import faust
     from aiokafka.errors import KafkaError
 
     from streams.admin import ensure_topics
@@ -50,8 +49,29 @@ def worker(loglevel: str | None, migrate: bool) -> None:
 
         logging.captureWarnings(True)  # warnings become JSON records too
     # quiet: with JSON logs the banner would be the only line that is not JSON
-    faust.Worker(app, loglevel=level, logging_config=json_logs,
-                 quiet=json_logs is not None).execute_from_commandline()
+    _worker_class()(app, loglevel=level, logging_config=json_logs,
+                    quiet=json_logs is not None).execute_from_commandline()
+
+
+def _worker_class() -> type:
+    import faust
+
+    from resilience import backpressure
+
+    class Worker(faust.Worker):  # type: ignore[misc]
+        """faust's worker; on SIGTERM/SIGINT, work held for a dependency that is down is
+        given up (unacknowledged) first — faust's shutdown waits for every agent to finish
+        what it holds, and a held batch never would."""
+
+        def _on_sigterm(self) -> None:
+            backpressure.interrupt()
+            super()._on_sigterm()
+
+        def _on_sigint(self) -> None:
+            backpressure.interrupt()
+            super()._on_sigint()
+
+    return Worker
 
 
 def _import_agents() -> None:

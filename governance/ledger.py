@@ -44,6 +44,8 @@ DRIFT_TRIGGER_KINDS = ("performance_drop", "estimated_performance_drop", "model_
 SEVERITY_RANK = {"none": 0, "low": 1, "medium": 2, "high": 3}
 #: windows whose drifted features are remembered for ``min_drifted_features`` > 1
 MAX_PENDING_WINDOWS = 8
+#: trigger ids remembered per model to drop duplicates (a day's triggers, at most)
+MAX_RECENT_TRIGGERS = 500
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,9 @@ class LedgerState:
     requests_today: int = 0
     #: drift window -> drifted features seen (for ``min_drifted_features`` > 1)
     pending: dict[str, list[str]] = field(default_factory=dict)
+    #: event ids of the last triggers decided: a re-keyed copy sent twice (its original
+    #: redelivered after a crash) arrives at a new offset and must not be decided again
+    recent: list[str] = field(default_factory=list)
 
     def encode(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -207,10 +212,17 @@ class RetrainPlanner:
         if now.tzinfo is None:
             raise ValueError("now must carry a time zone")
         state = replace(state, pending={k: list(v) for k, v in state.pending.items()})
-        fresh = [t for t in triggers if t.offset < 0 or t.offset > (
-            state.last_manual_offset if t.kind == MANUAL else state.last_offset)]
+        seen = set(state.recent)
+        fresh = [t for t in triggers if (t.offset < 0 or t.offset > (
+            state.last_manual_offset if t.kind == MANUAL else state.last_offset))
+            and t.event_id not in seen]
+        state.last_offset = max([state.last_offset,
+                                 *(t.offset for t in triggers if t.kind != MANUAL)])
+        state.last_manual_offset = max([state.last_manual_offset,
+                                        *(t.offset for t in triggers if t.kind == MANUAL)])
         if not fresh:
             return [], state
+        state.recent = [*state.recent, *(t.event_id for t in fresh)][-MAX_RECENT_TRIGGERS:]
         rule: RetrainRule = self.rule_for(state.model)
         today = now.astimezone(UTC).date().isoformat()
         if state.day != today:
@@ -234,10 +246,6 @@ class RetrainPlanner:
             candidates.append(trigger)
         if candidates:
             decisions.extend(self._decide_candidates(candidates, rule, state, now))
-        state.last_offset = max([state.last_offset,
-                                 *(t.offset for t in fresh if t.kind != MANUAL)])
-        state.last_manual_offset = max([state.last_manual_offset,
-                                        *(t.offset for t in fresh if t.kind == MANUAL)])
         return decisions, state
 
     def _decide_candidates(self, candidates: Sequence[Trigger], rule: RetrainRule,

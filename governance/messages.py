@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from governance.alerts import alert_key
 from governance.ledger import Decision
 from schemas.events import Alert
 from schemas.governance import PromotionEvent, RetrainRequest, TrainingJob
@@ -49,9 +50,12 @@ def retrain_alert(request: RetrainRequest) -> Alert:
             "suppressed_daily_limit": "suppressed (daily limit)",
             "below_threshold": "not needed yet"}.get(request.decision, request.decision)
     # merged decisions share their request's key, suppressions their cooldown: one mail each
-    dedup = {"accepted": f"request:{request.request_id}", "merged": f"request:{request.request_id}",
-             "suppressed_cooldown": f"cooldown:{request.cooldown_until}",
-             }.get(request.decision, f"{request.decision}:{request.timestamp[:10]}")
+    subject = {"accepted": ("request", request.request_id),
+               "merged": ("request", request.request_id),
+               "suppressed_cooldown": ("suppressed_cooldown", str(request.cooldown_until)),
+               }.get(request.decision, (request.decision, request.timestamp[:10]))
+    dedup = alert_key(request.model_name, request.model_version, f"retrain:{subject[0]}",
+                      [subject[1]])
     return Alert(
         event_id=stable_id("alert", request.event_id), schema_version=SCHEMA_VERSION,
         model_name=request.model_name, model_version=request.model_version,
@@ -59,7 +63,7 @@ def retrain_alert(request: RetrainRequest) -> Alert:
         severity="medium" if accepted else "low",
         subject=f"driftline: retrain {verb} for {request.model_name}"[:250],
         summary=f"Retrain request {verb}: {request.reason}",
-        dedup_key=dedup[:250],
+        dedup_key=dedup,
         details={"decision": request.decision, "request_id": request.request_id,
                  "trigger_kind": request.trigger_kind, "severity": request.severity,
                  "priority": request.priority, "requests_today": request.requests_today,
@@ -91,7 +95,8 @@ def training_failed_alert(job: TrainingJob) -> Alert:
         kind="training_failed", severity="high",
         subject=f"driftline: training failed for {job.model_name}"[:250],
         summary=f"The training job for retrain request {job.request_id} failed: {job.message}",
-        dedup_key=f"request:{job.request_id}",
+        dedup_key=alert_key(job.model_name, job.model_version, "training_failed",
+                            [job.request_id]),
         details={"request_id": job.request_id, "job_id": job.job_id or "(never created)",
                  "registered_model": job.registered_model, "status": job.status},
         source_event_id=job.event_id,
@@ -100,7 +105,8 @@ def training_failed_alert(job: TrainingJob) -> Alert:
 
 def promotion_alert(event: PromotionEvent) -> Alert:
     title = {"promoted": "promoted", "rejected": "rejected", "rolled_back": "rolled back",
-             "skipped": "skipped"}.get(event.decision, event.decision)
+             "skipped": "skipped", "failed": "not evaluated (error)"}.get(event.decision,
+                                                                       event.decision)
     details: dict[str, Any] = {"decision": event.decision, "registered_model": event.registered_model,
                                "candidate_version": event.candidate_version,
                                "champion_version": event.champion_version}
@@ -114,6 +120,9 @@ def promotion_alert(event: PromotionEvent) -> Alert:
         subject=(f"driftline: {event.registered_model} v{event.candidate_version} {title}"
                  if event.decision != "rolled_back" else
                  f"driftline: {event.registered_model} rolled back to v{event.candidate_version}")[:250],
-        summary=event.reason, dedup_key=f"promotion:{event.event_id}", details=details,
+        summary=event.reason,
+        dedup_key=alert_key(event.registered_model, str(event.candidate_version),
+                            f"promotion:{event.decision}", [event.event_id]),
+        details=details,
         source_event_id=event.event_id,
     )

@@ -1,9 +1,10 @@
 """Sending e-mail over SMTP with aiosmtplib: plain, STARTTLS or implicit TLS, optional login.
 
 :meth:`Mailer.send` retries transient failures (connection refused, timeouts, 4xx replies)
-with jittered backoff, bounded both in attempts and in total time, so one undeliverable
-message costs the notifier at most ``max_seconds``. Permanent failures (5xx replies,
-refused recipients) are not retried.
+with jittered backoff (:class:`resilience.retry.Retry`), bounded both in attempts and
+in total time, so one call costs at most ``max_seconds``; the notifier then holds the alert
+and calls again (backpressure) while the server stays unreachable. Permanent failures (5xx
+replies, refused recipients) are not retried.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from integrations.resilience import Backoff
+from resilience.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class SendResult:
     delivered: bool
     attempts: int
     error: str | None = None
+    #: the server refused (5xx, recipients refused): retrying cannot help
+    permanent: bool = False
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -67,23 +70,32 @@ class Mailer:
             timeout=c.timeout)
 
     async def send(self, message: EmailMessage) -> SendResult:
-        deadline = time.monotonic() + self.config.max_seconds
-        error = ""
-        for attempt in range(1, self.config.attempts + 1):
-            try:
-                remaining = max(0.1, deadline - time.monotonic())
-                await asyncio.wait_for(self._send_once(message), timeout=remaining)
-                return SendResult(True, attempt)
-            except Exception as exc:  # classified below; nothing escapes a send
-                error = f"{exc.__class__.__name__}: {exc}".strip()[:1000]
-                if not is_transient(exc):
-                    return SendResult(False, attempt, f"permanent: {error}")
-            if attempt == self.config.attempts:
-                break
-            delay = self.backoff.delay(attempt - 1, self._rng)
-            if time.monotonic() + delay >= deadline:
-                break
-            log.warning("SMTP %s:%s failed (%s); retry %d in %.2fs", self.config.host,
-                        self.config.port, error, attempt, delay)
-            await self._sleep(delay)
-        return SendResult(False, attempt, error)
+        """Deliver ``message``; never raises. ``SendResult.permanent`` tells a refusal that
+        retrying cannot fix from a server that did not answer usefully."""
+        c = self.config
+        deadline = time.monotonic() + c.max_seconds
+        attempts = 0
+
+        async def once() -> None:
+            nonlocal attempts
+            attempts += 1
+            remaining = max(0.1, deadline - time.monotonic())
+            await asyncio.wait_for(self._send_once(message), timeout=remaining)
+
+        def report(attempt: int, exc: BaseException, delay: float) -> None:
+            log.warning("SMTP %s:%s failed (%s); retry %d in %.2fs", c.host, c.port,
+                        _describe(exc), attempt, delay)
+
+        policy = Retry(self.backoff, attempts=c.attempts, max_seconds=c.max_seconds)
+        try:
+            await policy.call_async(once, transient=is_transient, sleep=self._sleep,
+                                    rng=self._rng, on_retry=report)
+        except Exception as exc:  # classified: nothing escapes a send
+            if not is_transient(exc):
+                return SendResult(False, attempts, f"permanent: {_describe(exc)}", permanent=True)
+            return SendResult(False, attempts, _describe(exc))
+        return SendResult(True, attempts)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {exc}".strip()[:1000]

@@ -48,6 +48,13 @@ class Version:
 
 class ModelRegistry:
     def __init__(self, tracking_uri: str) -> None:
+        import os
+
+        # MLflow's client retries a failed request 7 times with doubling waits (minutes when
+        # the server is down); callers here wait out an outage themselves (the promotion
+        # agent holds its job, the API answers 503), so fail fast unless told otherwise
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         import mlflow
         from mlflow import MlflowClient
 
@@ -175,3 +182,26 @@ class ModelRegistry:
         self.client.set_registered_model_alias(name, CHAMPION, version)
         self.tag(name, version, {"driftline.promoted_at": datetime.now(UTC).isoformat(),
                                  "driftline.decision": "bootstrap"})
+
+
+def mlflow_transient(exc: BaseException) -> bool:
+    """MLflow unreachable or answering 5xx/429 (its client reports both as MlflowException
+    with the HTTP failure in the text); a missing model or a bad request is not."""
+    import requests
+
+    if isinstance(exc, requests.ConnectionError | requests.Timeout | ConnectionError
+                  | TimeoutError):
+        return True
+    try:
+        from mlflow.exceptions import MlflowException
+    except ImportError:  # pragma: no cover - mlflow-skinny is a dependency
+        return False
+    if isinstance(exc, MlflowException):
+        if exc.error_code in ("TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"):
+            return True
+        text = str(exc)
+        return any(mark in text for mark in (
+            "Max retries exceeded", "failed with exception", "Connection refused",
+            "Response code 5", "status code 5", "Read timed out", "RemoteDisconnected"))
+    cause = exc.__cause__
+    return cause is not None and cause is not exc and mlflow_transient(cause)

@@ -25,8 +25,14 @@ from typing import Any
 
 import httpx
 
-from integrations.resilience import Backoff, CircuitBreaker, CircuitOpen, retry_after_seconds
 from observability import tracing
+from resilience.retry import (
+    Backoff,
+    CircuitBreaker,
+    CircuitOpen,
+    Retry,
+    retry_after_seconds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -123,36 +129,44 @@ class TrainerClient:
         return body
 
     async def _attempts(self, method: str, path: str, span: Any, **kwargs: Any) -> dict[str, Any]:
-        last = ""
-        for attempt in range(self.retries + 1):
+        async def once() -> dict[str, Any]:
             self.breaker.before_call()  # raises CircuitOpen: no point hammering a dead service
-            wait: float | None = None
             try:
                 response = await self._client.request(method, path, **kwargs)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
-                last = f"{exc.__class__.__name__}: {exc}".strip()
                 self.breaker.record_failure()
-            else:
-                if span is not None:
-                    span.set_attribute("http.response.status_code", response.status_code)
-                if response.status_code == 429 or response.status_code >= 500:
-                    last = f"HTTP {response.status_code}"
-                    wait = retry_after_seconds(response.headers.get("Retry-After"))
-                    self.breaker.record_failure()
-                elif response.status_code >= 400:
-                    self.breaker.record_success()  # it answered; the request is what is wrong
-                    raise TrainerRejected(response.status_code, response.text[:500])
-                else:
-                    self.breaker.record_success()
-                    body: dict[str, Any] = response.json()
-                    return body
-            if attempt == self.retries:
-                break
-            delay = self.backoff.delay(attempt, self._rng)
-            if wait is not None:
-                delay = min(max(delay, wait), max(self.backoff.cap, 0.0))
+                raise _Transient(f"{exc.__class__.__name__}: {exc}".strip(), None) from exc
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code == 429 or response.status_code >= 500:
+                self.breaker.record_failure()
+                raise _Transient(f"HTTP {response.status_code}",
+                                 retry_after_seconds(response.headers.get("Retry-After")))
+            self.breaker.record_success()  # it answered; a 4xx means the request is wrong
+            if response.status_code >= 400:
+                raise TrainerRejected(response.status_code, response.text[:500])
+            body: dict[str, Any] = response.json()
+            return body
+
+        def report(attempt: int, exc: BaseException, delay: float) -> None:
             log.warning("training service %s %s failed (%s); retry %d/%d in %.2fs",
-                        method, path, last, attempt + 1, self.retries, delay)
-            await self._sleep(delay)
-        raise TrainerUnavailable(f"training service at {self.base_url} unavailable after "
-                                 f"{self.retries + 1} attempt(s): {last}", self.retries + 1)
+                        method, path, exc, attempt, self.retries, delay)
+
+        policy = Retry(self.backoff, attempts=self.retries + 1)
+        try:
+            return await policy.call_async(
+                once, transient=lambda exc: isinstance(exc, _Transient), sleep=self._sleep,
+                rng=self._rng, on_retry=report,
+                wait_hint=lambda exc: exc.wait if isinstance(exc, _Transient) else None)
+        except _Transient as exc:
+            raise TrainerUnavailable(f"training service at {self.base_url} unavailable after "
+                                     f"{self.retries + 1} attempt(s): {exc}",
+                                     self.retries + 1) from None
+
+
+class _Transient(Exception):
+    """A failure worth another attempt; ``wait`` is what the service asked for."""
+
+    def __init__(self, message: str, wait: float | None) -> None:
+        super().__init__(message)
+        self.wait = wait

@@ -25,6 +25,7 @@ import orjson
 import drift
 from drift.detectors import Detection, OnlineDetectors, reference_sample
 from drift.hygiene import AlertPolicy, AlertState, step
+from monitors import detector_state
 from monitors.columns import Columns, category_text, is_number
 from monitors.state import (
     Chunk,
@@ -35,11 +36,10 @@ from monitors.state import (
     head_key,
     reference_key,
 )
-from schemas.events import Alert, DriftEvent, MetricEvent
+from schemas.events import DriftEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
 
 NAMESPACE = uuid.UUID("5b0d7c8e-4d52-4a55-9a53-6472696674c1")
-SEVERITY_ORDER = ("none", "low", "medium", "high")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -87,16 +87,33 @@ class Observation:
     origin: tuple[int, int] | None = None
 
 
+@dataclass(frozen=True)
+class AlertSignal:
+    """An alert a monitor decided on — the features (or metrics) of one window that fired or
+    recovered together. Its text and de-duplication key are governance's
+    (:func:`governance.alerts.render`), not the monitor's."""
+
+    kind: str  # data_drift, model_drift, performance_drop or estimated_performance_drop
+    outcome: str  # fired or recovered
+    events: tuple[DriftEvent, ...]
+    #: the k-of-m rule that fired it (drift alerts say it in their text)
+    k: int = 0
+    m: int = 0
+
+
 @dataclass
 class MonitorOutput:
     drift_events: list[DriftEvent] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
+    alerts: list[AlertSignal] = field(default_factory=list)
     metrics: list[MetricEvent] = field(default_factory=list)
+    #: online-detector states that could not be read and were started afresh
+    detector_resets: int = 0
 
     def extend(self, other: MonitorOutput) -> None:
         self.drift_events.extend(other.drift_events)
         self.alerts.extend(other.alerts)
         self.metrics.extend(other.metrics)
+        self.detector_resets += other.detector_resets
 
 
 def _event_id(*parts: object) -> str:
@@ -153,6 +170,8 @@ class FeatureMonitor:
         self.store = store
         self.config = config
         self.ns = config.namespace
+        #: detector states found unreadable and started afresh (the agent counts them)
+        self.detector_resets = 0
 
     # -- public -----------------------------------------------------------------------------
     def apply(self, model: str, version: str, batch: Sequence[Observation]) -> MonitorOutput:
@@ -210,6 +229,8 @@ class FeatureMonitor:
             for index, rows in pending.items():
                 self._write_chunk(head, index, self._window_chunk(head, columns, rows))
             out.drift_events.extend(self._run_detectors(head, fresh[first:], columns, monitored))
+        out.detector_resets += self.detector_resets
+        self.detector_resets = 0
         self.store.set(key, head.encode())
         return out
 
@@ -330,10 +351,10 @@ class FeatureMonitor:
         head.phase = "monitoring"
         numeric = {name: p for name, p in profiles.items() if isinstance(p, drift.NumericProfile)}
         scales = {name: (p.mean, p.std) for name, p in numeric.items()}
-        head.detectors = (OnlineDetectors(
+        head.detectors = (detector_state.pack(OnlineDetectors(
             self.config.detectors, scales,
             {name: reference_sample(p) for name, p in numeric.items()},
-            self.config.detector_budget).dumps() if self.config.detectors and scales else None)
+            self.config.detector_budget).dumps()) if self.config.detectors and scales else None)
 
     def _reference(self, head: ModelHead) -> dict[str, drift.Profile]:
         key = reference_key(self.ns, head.model, head.version)
@@ -370,8 +391,10 @@ class FeatureMonitor:
             if outcome in changed:
                 changed[outcome].append(event)
         # one message per window and outcome, however many features it names
-        out.alerts.extend(self._alert(events, outcome) for outcome, events in changed.items()
-                          if events)
+        policy = self.config.alert_policy
+        out.alerts.extend(AlertSignal(self.config.kind, outcome, tuple(events), policy.k,
+                                      policy.m)
+                          for outcome, events in changed.items() if events)
         out.metrics.extend(self._metrics(head, bounds, current))
         return out
 
@@ -390,14 +413,20 @@ class FeatureMonitor:
         key = head_key(self.ns, head.model, head.version)
         detectors = _DETECTORS.take(key, head.detectors)
         if detectors is None:
-            detectors = OnlineDetectors.loads(head.detectors)
+            detectors = detector_state.unpack(head.detectors, OnlineDetectors.loads,
+                                              f"{head.model} v{head.version}")
+        if detectors is None:  # unreadable (another format): afresh, scaled by the reference
+            scales = {name: (p.mean, p.std) for name, p in self._reference(head).items()
+                      if isinstance(p, drift.NumericProfile)}
+            detectors = OnlineDetectors(self.config.detectors, scales)
+            self.detector_resets += 1
         rows = np.fromiter((row for _, row in monitored), dtype=np.intp, count=len(monitored))
         events = []
         for name, column in columns.numeric.items():
             for found in detectors.update(name, column[rows]):
                 seq, row = monitored[found.position]
                 events.append(self._detection_event(head, found, seq, observations[row]))
-        head.detectors = detectors.dumps()
+        head.detectors = detector_state.pack(detectors.dumps())
         _DETECTORS.put(key, head.detectors, detectors)
         return events
 
@@ -422,7 +451,9 @@ class FeatureMonitor:
             kind=kind,
             feature=feature.name,
             test=primary,
-            statistic=_finite(test.statistic) if test is not None else 0.0,
+            # a test that could not be computed has no statistic (null), never a 0.0 that
+            # reads as "no difference"
+            statistic=_finite_or_none(test.statistic) if test is not None else None,
             p_value=_finite_or_none(test.p_value) if test is not None else None,
             drifted=bool(feature.drifted),
             reference_size=feature.n_reference,
@@ -450,7 +481,7 @@ class FeatureMonitor:
             event_id=_event_id(self.config.app_id, self.ns, head.model, head.version,
                                found.feature, found.detector, found.index),
             kind="detector_alarm", feature=found.feature, test=found.detector,
-            statistic=_finite(found.statistic), p_value=None, drifted=True,
+            statistic=_finite_or_none(found.statistic), p_value=None, drifted=True,
             reference_size=head.reference.size, current_size=found.index + 1, severity="low",
             alert="none",
             tests={found.detector: {"statistic": _finite_or_none(found.statistic),
@@ -459,47 +490,6 @@ class FeatureMonitor:
                                  "p_value": None},
                    "index": {"statistic": float(found.index), "p_value": None}},
             **self._common(head, point),
-        )
-
-    def _alert(self, events: Sequence[DriftEvent], outcome: str) -> Alert:
-        """The alert for the features of one window that fired (or recovered) together."""
-        recovered = outcome == "recovered"
-        first = events[0]
-        what = "model drift" if self.config.kind == "model_drift" else "drift"
-        names = ", ".join(e.feature for e in events)
-        severity = max((e.severity for e in events), key=SEVERITY_ORDER.index)
-        subject = (f"[driftline] {first.model_name} v{first.model_version}: {what} "
-                   + (f"recovered on {names}" if recovered else f"({severity}) on {names}"))
-        lines = [
-            f"{names} of {first.model_name} version {first.model_version} "
-            + ("{} back in line with the reference".format("is" if len(events) == 1 else "are")
-               if recovered else f"drifted in at least {self.config.alert_policy.k} of the last "
-               f"{self.config.alert_policy.m} windows") + ".",
-            f"Latest window: events {first.window_start_seq}-{first.window_end_seq} "
-            f"({first.window_start_time} to {first.window_end_time}).",
-        ]
-        for e in events:
-            p = "n/a" if e.p_value is None else f"{e.p_value:.3g}"
-            psi = "n/a" if e.effect is None else f"{e.effect:.3f}"
-            found = [name for name, r in (e.tests or {}).items() if r.get("drifted")]
-            lines.append(f"- {e.feature}: {e.test} statistic {e.statistic:.4f}, p-value {p}, "
-                         f"PSI {psi}, severity {e.severity}"
-                         + (f"; drifted on {', '.join(found)}" if found else ""))
-        return Alert(
-            event_id=_event_id("alert", outcome, *(e.event_id for e in events)),
-            schema_version=SCHEMA_VERSION, model_name=first.model_name,
-            model_version=first.model_version, timestamp=first.timestamp,
-            kind="recovered" if recovered else "drift_alert",
-            severity="none" if recovered else severity,
-            subject=subject[:256], summary="\n".join(lines),
-            dedup_key=f"{self.config.kind}|{outcome}|{first.window_start_seq}",
-            details={"features": [e.feature for e in events], "kind": self.config.kind,
-                     "window_start_seq": first.window_start_seq,
-                     "window_end_seq": first.window_end_seq,
-                     "results": {e.feature: {"test": e.test, "statistic": e.statistic,
-                                             "p_value": e.p_value, "psi": e.effect,
-                                             "severity": e.severity} for e in events}},
-            source_event_id=first.event_id,
         )
 
     def _metrics(self, head: ModelHead, bounds: WindowBounds, current: Chunk) -> list[MetricEvent]:
@@ -522,10 +512,6 @@ class FeatureMonitor:
                     window_start_time=bounds.start_time, window_end_time=bounds.end_time,
                 ))
         return out
-
-
-def _finite(value: float) -> float:
-    return float(value) if math.isfinite(value) else 0.0
 
 
 def _finite_or_none(value: float | None) -> float | None:

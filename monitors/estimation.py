@@ -31,9 +31,16 @@ import orjson
 from drift.estimation.metrics import CLASSIFICATION_METRICS
 from drift.hygiene import AlertPolicy, AlertState, step
 from drift.performance import DropRule
-from monitors.drift_monitor import DecodedCache, MonitorOutput, StateStore, _event_id, category_text
+from monitors.drift_monitor import (
+    AlertSignal,
+    DecodedCache,
+    MonitorOutput,
+    StateStore,
+    _event_id,
+    category_text,
+)
 from monitors.state import SEP, Chunk, WindowBounds, concat_chunks
-from schemas.events import Alert, DriftEvent, LabelledPredictionEvent, MetricEvent
+from schemas.events import DriftEvent, LabelledPredictionEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
 
 #: decoded calibrations, valid while their stored bytes are unchanged
@@ -267,7 +274,8 @@ class PerformanceEstimator:
                 out.drift_events.append(event)
                 if event.alert in changed:
                     changed[event.alert].append(event)
-        out.alerts.extend(self._alert(model, version, bounds, events, outcome)
+        # one message per window and outcome; its text and key are governance's
+        out.alerts.extend(AlertSignal("estimated_performance_drop", outcome, tuple(events))
                           for outcome, events in changed.items() if events)
         return out
 
@@ -319,28 +327,6 @@ class PerformanceEstimator:
                    "band": {"statistic": judged.band, "p_value": None},
                    "interval": {"statistic": est.lower, "p_value": None, "effect": est.upper}})
 
-    def _alert(self, model: str, version: str, bounds: WindowBounds,
-               events: Sequence[DriftEvent], outcome: str) -> Alert:
-        recovered = outcome == "recovered"
-        names = ", ".join(e.feature for e in events)
-        severity = "high" if any(e.severity == "high" for e in events) else "medium"
-        lines = [f"Estimated without labels (CBPE) on predictions {bounds.start_seq}-"
-                 f"{bounds.end_seq} of {model} version {version} ({bounds.start_time} to "
-                 f"{bounds.end_time}); labels have not confirmed it yet:"]
-        lines += [f"- {e.feature}: {e.statistic:.4f} (reference "
-                  f"{(e.tests or {})['reference']['statistic']:.4f})" for e in events]
-        return Alert(
-            event_id=_event_id("alert", "estimated", outcome, *(e.event_id for e in events)),
-            schema_version=SCHEMA_VERSION, model_name=model, model_version=version,
-            timestamp=bounds.end_time,
-            kind="recovered" if recovered else "estimated_performance_drop",
-            severity="none" if recovered else severity,
-            subject=(f"[driftline] {model} v{version}: estimated performance "
-                     + (f"recovered on {names}" if recovered else f"dropped on {names}"))[:256],
-            summary="\n".join(lines), dedup_key=f"estimated|{outcome}|{bounds.index}",
-            details={"features": [e.feature for e in events], "estimated": True,
-                     "values": {e.feature: e.statistic for e in events}},
-            source_event_id=events[0].event_id)
 
 
 def set_calibration(store: StateStore, model: str, version: str, document: Any) -> None:

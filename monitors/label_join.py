@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from monitors.drift_monitor import StateStore
+from schemas.reasons import Reason
 
 SEP = "|"
 
@@ -107,6 +108,7 @@ class Joined:
 class Rejected:
     source: SourceRef
     reason: str
+    code: Reason = Reason.JOIN_EXPIRED
 
 
 @dataclass
@@ -163,7 +165,8 @@ class LabelJoin:
             if not head.watermark or when > datetime.fromisoformat(head.watermark):
                 head.watermark = when.isoformat()
             if self.store.get(_key("j", p.event_id)) is not None:
-                out.rejected.append(Rejected(p.source, "duplicate prediction event_id"))
+                out.rejected.append(Rejected(p.source, "duplicate prediction event_id",
+                                                Reason.JOIN_DUPLICATE))
                 continue
             entry = {"model": model, "version": p.model_version, "time": p.timestamp,
                      "prediction": p.prediction, "probabilities": p.probabilities,
@@ -204,7 +207,8 @@ class LabelJoin:
                 continue
             if self.store.get(_key("l", label.prediction_event_id)) is not None:
                 out.rejected.append(Rejected(label.source,
-                                             "a label for this prediction is already waiting"))
+                                             "a label for this prediction is already waiting",
+                                             Reason.JOIN_DUPLICATE))
                 continue
             self.store.set(_key("l", label.prediction_event_id), orjson.dumps({
                 "label": label.label, "time": label.timestamp,

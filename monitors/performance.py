@@ -22,10 +22,17 @@ from river.drift.binary import DDM
 
 from drift.hygiene import AlertPolicy, AlertState, step
 from drift.performance import DropRule, classification_metrics, regression_metrics
-from monitors.drift_monitor import MonitorOutput, StateStore, _event_id, category_text
+from monitors import detector_state
+from monitors.drift_monitor import (
+    AlertSignal,
+    MonitorOutput,
+    StateStore,
+    _event_id,
+    category_text,
+)
 from monitors.estimation import CalibrationCollector, EstimationConfig
 from monitors.state import SEP, Chunk, WindowBounds, concat_chunks
-from schemas.events import Alert, DriftEvent, LabelledPredictionEvent, MetricEvent
+from schemas.events import DriftEvent, LabelledPredictionEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
 
 KINDS = {"label": "categorical", "prediction": "categorical", "score": "numeric",
@@ -94,7 +101,10 @@ class PerformanceMonitor:
                 self.store.delete(_key("c", model, version, window, n))
         head.stale = []
         recent = set(head.recent)
-        self._detector = pickle.loads(bytes.fromhex(head.ddm)) if head.ddm else None  # noqa: S301
+        self._detector = (detector_state.unpack(bytes.fromhex(head.ddm), pickle.loads,  # noqa: S301
+                                                f"{head.model} v{head.version} DDM")
+                          if head.ddm else None)
+        resets = 1 if head.ddm and self._detector is None else 0
         pending: list[LabelledPredictionEvent] = []
         accepted: list[LabelledPredictionEvent] = []
         for offset, pair in batch:
@@ -117,7 +127,7 @@ class PerformanceMonitor:
                 pending = []
         head.recent = head.recent[-self.config.recent_ids:]
         if self._detector is not None:
-            head.ddm = pickle.dumps(self._detector).hex()
+            head.ddm = detector_state.pack(pickle.dumps(self._detector)).hex()
         if pending:
             self.store.set(_key("c", model, version, head.window.index, head.window.chunks),
                            self._chunk(head, pending).encode())
@@ -125,6 +135,7 @@ class PerformanceMonitor:
         if self.config.estimation is not None and head.task == "classification":
             CalibrationCollector(self.store, self.config.estimation).add(model, version, accepted)
         self.store.set(_key("h", model, version), head.encode())
+        out.detector_resets += resets
         return out
 
     # -- pieces -------------------------------------------------------------------------------
@@ -225,7 +236,7 @@ class PerformanceMonitor:
                     if event.alert in changed:
                         changed[event.alert].append(event)
         # one message per window and outcome, however many metrics it names
-        out.alerts.extend(self._alert(head, bounds, events, outcome)
+        out.alerts.extend(AlertSignal("performance_drop", outcome, tuple(events))
                           for outcome, events in changed.items() if events)
         if first:
             head.reference = metrics
@@ -282,26 +293,3 @@ class PerformanceMonitor:
                    "threshold": {"statistic": judged.threshold, "p_value": None},
                    "band": {"statistic": judged.band, "p_value": None}})
 
-    def _alert(self, head: PerformanceHead, bounds: WindowBounds, events: Sequence[DriftEvent],
-               outcome: str) -> Alert:
-        recovered = outcome == "recovered"
-        names = ", ".join(e.feature for e in events)
-        severity = "high" if any(e.severity == "high" for e in events) else "medium"
-        lines = [f"On labelled predictions {bounds.start_seq}-{bounds.end_seq} of {head.model} "
-                 f"version {head.version} ({bounds.start_time} to {bounds.end_time}):"]
-        lines += [f"- {e.feature}: {e.statistic:.4f} (reference "
-                  f"{e.tests['reference']['statistic']:.4f})" for e in events if e.tests]
-        return Alert(
-            event_id=_event_id("alert", outcome, *(e.event_id for e in events)),
-            schema_version=SCHEMA_VERSION, model_name=head.model, model_version=head.version,
-            timestamp=bounds.end_time, kind="recovered" if recovered else "performance_drop",
-            severity="none" if recovered else severity,
-            subject=(f"[driftline] {head.model} v{head.version}: performance "
-                     + (f"recovered on {names}" if recovered else f"dropped on {names}"))[:256],
-            summary="\n".join(lines),
-            dedup_key=f"performance|{outcome}|{bounds.index}",
-            details={"features": [e.feature for e in events],
-                     "values": {e.feature: e.statistic for e in events},
-                     "references": {e.feature: e.tests["reference"]["statistic"]
-                                    for e in events if e.tests}},
-            source_event_id=events[0].event_id)

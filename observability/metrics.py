@@ -9,7 +9,6 @@ agents' decisions); each update is a label lookup and an add, once per batch or 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     GCCollector,
     Histogram,
     PlatformCollector,
@@ -53,8 +53,32 @@ EVENT_AGE = Histogram(
     "Age of a batch's oldest event (its Kafka timestamp) when the agent finished the batch.",
     ["agent"], buckets=AGE_BUCKETS, registry=REGISTRY)
 DEAD_LETTERS = Counter(
-    "driftline_dead_letters", "Messages sent to dead-letters, by source topic and reason class.",
+    "driftline_dead_letters",
+    "Messages sent to dead-letters, by source topic and reason code (schemas.reasons.Reason).",
     ["topic", "reason"], registry=REGISTRY)
+DEPENDENCY_UP = Gauge(
+    "driftline_dependency_up",
+    "1 while the dependency answers, 0 while an agent holds its work waiting for it.",
+    ["dependency"], registry=REGISTRY)
+#: the dependencies an agent may wait for (the gauge has exactly these labels)
+DEPENDENCIES = ("postgres", "mlflow", "trainer", "smtp", "kafka")
+for _name in DEPENDENCIES:
+    DEPENDENCY_UP.labels(_name).set(1)
+BACKPRESSURE_WAITS = Counter(
+    "driftline_backpressure_retries",
+    "Retries of held work while a dependency is unavailable, by dependency and agent.",
+    ["dependency", "agent"], registry=REGISTRY)
+BATCH_REDELIVERIES = Counter(
+    "driftline_batch_redeliveries",
+    "Batches an agent failed on unexpectedly and sought back to process again.",
+    ["agent"], registry=REGISTRY)
+DETECTOR_RESETS = Counter(
+    "driftline_detector_state_resets",
+    "Online-detector states that could not be read (another format or River version) and "
+    "were started afresh.", registry=REGISTRY)
+RETRAIN_QUEUE = Gauge(
+    "driftline_retrain_queue_depth", "Accepted retrain requests waiting for the trainer.",
+    registry=REGISTRY)
 OFFSET_GAPS = Counter(
     "driftline_offset_gaps", "Times an agent saw a partition skip offsets and sought back.",
     ["agent", "topic"], registry=REGISTRY)
@@ -89,27 +113,6 @@ for _decision in RETRAIN_DECISION_NAMES:
     RETRAIN_DECISIONS.labels(_decision)
 for _decision in PROMOTION_DECISIONS:
     PROMOTIONS.labels(_decision)
-
-#: (pattern matched at the start of the reason, class); anything else broke the event schema
-_REASONS = tuple((re.compile(pattern), name) for pattern, name in (
-    (r"empty message", "empty"),
-    (r"payload of \d+ bytes exceeds", "too_large"),
-    (r"not valid JSON", "not_json"),
-    (r"internal error in |notifier error", "internal_error"),
-    (r"smtp:", "smtp"),
-    (r"[\w.-]+: (database unavailable|rejected by the database)", "database"),
-    (r"profile: |reference profiles must be keyed", "invalid_profile"),
-    (r"label arrived after|no prediction with this event_id arrived", "join_expired"),
-    (r"a label for this prediction is already waiting", "join_duplicate"),
-))
-
-
-def reason_class(reason: str) -> str:
-    """A small fixed set of dead-letter reasons, fit for a label."""
-    for pattern, name in _REASONS:
-        if pattern.match(reason):
-            return name
-    return "invalid"
 
 
 def observe_batch(agent: str, topic: str, count: int, seconds: float, oldest: float) -> None:

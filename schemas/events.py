@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import orjson
 
+from schemas.reasons import Reason
 from schemas.record import Record
 from schemas.spec import (
     SCHEMA_VERSION,
@@ -101,7 +102,8 @@ class DriftEvent(Event):
         FieldSpec("kind", "enum", choices=DRIFT_KINDS),
         FieldSpec("feature", "name", description="Feature, prediction or metric name."),
         FieldSpec("test", "name"),
-        FieldSpec("statistic", "number"),
+        FieldSpec("statistic", "number", nullable=True,
+                  description="null when the test could not be computed (no values)."),
         FieldSpec("p_value", "number", nullable=True),
         FieldSpec("drifted", "boolean"),
         FieldSpec("window_start_seq", "integer", description="Per-model event sequence number."),
@@ -212,6 +214,13 @@ class DeadLetter(Record):
         FieldSpec("model_name", "text", required=False,
                   description="The model, when the value names one."),
         FieldSpec("model_version", "text", required=False),
+        FieldSpec("reason_code", "text", required=False,
+                  description="Why, as a code (schemas/reasons.py); absent in older letters."),
+        FieldSpec("value_size", "integer", required=False,
+                  description="Size of the original value in bytes."),
+        FieldSpec("value_truncated", "boolean", required=False, default=False,
+                  description="Only the value's first bytes are kept: fetch the original "
+                              "from topic/partition/offset."),
     )
     DESCRIPTION = "A message driftline could not process, with its bytes and the reason."
 
@@ -239,18 +248,27 @@ OUTPUT_EVENTS: Mapping[str, type[Event]] = {
 def decode(raw: bytes | None, record: type[E], limits: Limits) -> E:
     """Parse and validate one message value; raise :class:`InvalidEvent` with the reason."""
     if raw is None:
-        raise InvalidEvent("empty message (tombstone)")
+        raise InvalidEvent("empty message (tombstone)", Reason.EMPTY)
     if len(raw) > limits.max_payload_bytes:
-        raise InvalidEvent(f"payload of {len(raw)} bytes exceeds {limits.max_payload_bytes}")
+        raise InvalidEvent(f"payload of {len(raw)} bytes exceeds {limits.max_payload_bytes}",
+                           Reason.TOO_LARGE)
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(f"not valid JSON: {exc}") from None
+        raise InvalidEvent(f"not valid JSON: {exc}", Reason.NOT_JSON) from None
     return record(**validate(obj, record.FIELDS, limits))
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+#: A dead letter must fit the producer's request limit (1 MiB) after base64 (4/3) and its
+#: other fields: values up to this size are kept whole ...
+MAX_DEAD_LETTER_VALUE = 512 * 1024
+#: ... larger ones keep this prefix (plus topic, partition and offset to fetch the original)
+DEAD_LETTER_PREFIX = 16 * 1024
+MAX_DEAD_LETTER_KEY = 4 * 1024
 
 
 def dead_letter(
@@ -262,15 +280,28 @@ def dead_letter(
     value: bytes | None,
     reason: str,
     app_id: str,
+    code: Reason = Reason.INVALID,
     clock: Callable[[], str] = now_iso,
 ) -> DeadLetter:
-    """Build the dead letter for a message; its id is stable for a (topic, partition, offset)."""
+    """Build the dead letter for a message; its id is stable for a (topic, partition, offset).
+
+    Whatever the message holds, the letter fits the producer's limit: an oversized value (or
+    key) is cut to a prefix and the letter says so, with the coordinates of the original."""
+    size = len(value) if value is not None else 0
+    truncated = size > MAX_DEAD_LETTER_VALUE
+    if truncated:
+        value = (value or b"")[:DEAD_LETTER_PREFIX]
+        reason = (f"{reason[:700]} [value of {size} bytes truncated to its first "
+                  f"{DEAD_LETTER_PREFIX}; the original is at {topic}[{partition}]@{offset}]")
+    if key is not None and len(key) > MAX_DEAD_LETTER_KEY:
+        reason = f"{reason[:900]} [key of {len(key)} bytes truncated]"
+        key = key[:MAX_DEAD_LETTER_KEY]
     if partition is not None and offset is not None:
         event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dlq:{app_id}:{topic}:{partition}:{offset}"))
     else:
         event_id = str(uuid.uuid4())
     model_name = model_version = None
-    if value:
+    if value and not truncated:
         # Best effort only: a dead letter names its model when the JSON allows it.
         try:
             obj = orjson.loads(value)
@@ -293,4 +324,7 @@ def dead_letter(
         app_id=app_id,
         model_name=model_name,
         model_version=model_version,
+        reason_code=str(code),
+        value_size=size,
+        value_truncated=truncated,
     )

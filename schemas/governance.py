@@ -16,9 +16,13 @@ MANUAL_TRIGGER_KINDS = ("manual",)
 #: what the retrain agent decided about a trigger
 RETRAIN_DECISIONS = ("accepted", "merged", "suppressed_cooldown", "suppressed_daily_limit",
                      "below_threshold")
-JOB_STATUSES = ("submitted", "queued", "running", "succeeded", "failed", "cancelled")
+#: "waiting": accepted, in driftline's retrain queue until the trainer has capacity;
+#: "queued": submitted, in the training service's own queue
+JOB_STATUSES = ("waiting", "submitted", "queued", "running", "succeeded", "failed", "cancelled")
 TERMINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-PROMOTION_DECISIONS = ("promoted", "rejected", "rolled_back", "skipped")
+#: "failed": the evaluation itself failed (not an outage: those are waited out); the champion
+#: is unchanged and an alert says why
+PROMOTION_DECISIONS = ("promoted", "rejected", "rolled_back", "skipped", "failed")
 
 
 class RetrainTrigger(Event):

@@ -12,8 +12,10 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
+
+from schemas.reasons import Reason
 
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
@@ -58,12 +60,25 @@ class FieldSpec:
     default: Any = None
 
 
-class InvalidEvent(ValueError):
-    """The event breaks its schema; ``reason`` says how, naming the field."""
+#: Timestamps outside [1900, 2200) UTC are refused: later steps convert them to UTC and
+#: compute window bounds from them, and ``0001-01-01T00:00:00+14:00`` cannot even be
+#: converted (``OverflowError``).
+MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+#: integers are stored as BIGINT
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
+#: numbers larger than this overflow the statistics (squares, sums) to infinity
+MAX_ABS_NUMBER = 1e100
 
-    def __init__(self, reason: str) -> None:
+
+class InvalidEvent(ValueError):
+    """The event breaks its schema; ``reason`` says how, naming the field, and ``code``
+    classifies it (:class:`schemas.reasons.Reason`)."""
+
+    def __init__(self, reason: str, code: Reason = Reason.INVALID) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 _KNOWN_NAMES_MAX = 100_000
@@ -131,9 +146,14 @@ def _check_number(field: str, value: Any) -> float:
     # bool is an int subclass; a boolean where a number belongs is a producer bug.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidEvent(f"{field}: expected a number, got {type(value).__name__}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        raise InvalidEvent(f"{field}: {str(value)[:40]} is out of range") from None
     if not math.isfinite(number):
         raise InvalidEvent(f"{field}: must be a finite number")
+    if abs(number) > MAX_ABS_NUMBER:
+        raise InvalidEvent(f"{field}: {number:g} is out of range (|x| <= {MAX_ABS_NUMBER:g})")
     return number
 
 
@@ -167,6 +187,13 @@ def _check_timestamp(field: str, value: Any) -> str:
         raise InvalidEvent(f"{field}: {value[:40]!r} is not ISO-8601") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise InvalidEvent(f"{field}: {value[:40]!r} has no time zone")
+    try:
+        in_range = MIN_TIME <= parsed.astimezone(UTC) < MAX_TIME
+    except OverflowError:  # the zone pushes it past year 1 or 9999
+        in_range = False
+    if not in_range:
+        raise InvalidEvent(f"{field}: {value[:40]!r} is outside {MIN_TIME.year}-"
+                           f"{MAX_TIME.year} UTC")
     return value
 
 
@@ -190,8 +217,9 @@ def _plain_values(value: dict[str, Any], limits: Limits) -> bool:
     if float in kinds:
         if None in kinds:
             numbers = [v for v in numbers if v is not None]
-        total = sum(numbers)  # inf or nan anywhere makes total - total nan (or a finite
-        return bool(total - total == 0.0)  # overflow does: then the slow path decides)
+        # nan or inf anywhere, or a value past the bound, puts the sum of magnitudes past it
+        # (a sum of values each within bounds may pass it too: the slow path then decides)
+        return bool(sum(map(abs, numbers)) <= MAX_ABS_NUMBER)
     return True
 
 
@@ -217,9 +245,7 @@ def _check_map(field: str, value: Any, limits: Limits, *, probabilities: bool) -
         if not probabilities:
             # the common cases first: a float, a string, a missing value
             kind = type(item)
-            if kind is float:
-                if item - item != 0.0:  # inf - inf and nan - nan are nan
-                    raise InvalidEvent(f"{field}.{key}: must be a finite number")
+            if kind is float and -MAX_ABS_NUMBER <= item <= MAX_ABS_NUMBER:  # NaN fails too
                 out[key] = item
                 continue
             if kind is str and len(item) <= limits.max_string_length:
@@ -279,6 +305,8 @@ def check_field(spec: FieldSpec, value: Any, limits: Limits) -> Any:
         case "integer":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InvalidEvent(f"{spec.name}: expected an integer")
+            if not MIN_INT <= value <= MAX_INT:
+                raise InvalidEvent(f"{spec.name}: {str(value)[:40]} is out of the 64-bit range")
             return value
         case "text":
             return _check_text(spec.name, value, limits)

@@ -42,9 +42,12 @@ unix_socket_directories = '{SOCKET_DIR}'
 
 #: Idempotent: psql's \gexec runs each generated statement, and none is generated when the
 #: role or database exists. Names and password are the constants above (no user input).
+#: CREATEDB lets the test suite make a database of its own per run on this local stack.
 SETUP_SQL = """
-SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', 'driftline', 'driftline')
+SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', 'driftline', 'driftline')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'driftline')\\gexec
+SELECT format('ALTER ROLE %I CREATEDB', 'driftline')
+ WHERE NOT (SELECT rolcreatedb FROM pg_roles WHERE rolname = 'driftline')\\gexec
 SELECT format('CREATE DATABASE %I OWNER %I', 'driftline', 'driftline')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'driftline')\\gexec
 """

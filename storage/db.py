@@ -12,7 +12,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from integrations.resilience import Backoff
+from resilience.retry import Backoff, Retry
 from storage.pii import PiiPolicy, attach
 
 log = logging.getLogger(__name__)
@@ -70,18 +70,12 @@ def with_retries(
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Run ``fn``; on a transient fault retry up to ``retries`` times with jittered backoff."""
-    backoff = Backoff(base=base_delay, cap=max_delay)
-    attempt = 0
-    while True:
-        try:
-            return fn()
-        except Exception as exc:
-            if attempt >= retries or not is_transient(exc):
-                raise
-            delay = backoff.delay(attempt)
-            attempt += 1
-            log.warning("database fault (%s); retry %d/%d in %.2fs", exc, attempt, retries, delay)
-            sleep(delay)
+
+    def report(attempt: int, exc: BaseException, delay: float) -> None:
+        log.warning("database fault (%s); retry %d/%d in %.2fs", exc, attempt, retries, delay)
+
+    policy = Retry(Backoff(base=base_delay, cap=max_delay), attempts=retries + 1)
+    return policy.call(fn, transient=is_transient, sleep=sleep, on_retry=report)
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -46,8 +46,8 @@ class RetrainRequestRow(Base):
 class RetrainJobRow(Base):
     """The latest known state of the training job of one accepted request."""
 
-    __tablename__ = "retrain_jobs"
-    __table_args__ = (Index("ix_retrain_jobs_model_time", "model_name", "updated_at"),)
+    __tablename__ = "training_jobs"
+    __table_args__ = (Index("ix_training_jobs_model_time", "model_name", "updated_at"),)
 
     request_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     job_id: Mapped[str] = mapped_column(String(128))
@@ -66,8 +66,8 @@ class RetrainJobRow(Base):
 
 
 class PromotionDecisionRow(Base):
-    __tablename__ = "promotion_decisions"
-    __table_args__ = (Index("ix_promotion_decisions_model_time", "registered_model", "timestamp"),)
+    __tablename__ = "promotion_events"
+    __table_args__ = (Index("ix_promotion_events_model_time", "registered_model", "timestamp"),)
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime())

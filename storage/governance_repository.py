@@ -89,7 +89,9 @@ def save_training_jobs(engine: Engine, records: Sequence[Any], *, retries: int =
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.request_id],
         set_={name: excluded[name] for name in updatable},
-        where=and_(table.c.status.not_in(sorted(TERMINAL_JOB_STATUSES)),
+        # one comparison per status, not NOT IN: an expanding parameter cannot be used
+        # with executemany (a batch of several requests' jobs)
+        where=and_(*(table.c.status != status for status in sorted(TERMINAL_JOB_STATUSES)),
                    table.c.updated_at <= excluded.updated_at),
     )
 

@@ -28,7 +28,7 @@ from storage.dialect import UTCDateTime
 
 #: tables partitioned by month on PostgreSQL, with their partition column
 PARTITIONED: dict[str, str] = {
-    "drift_results": "timestamp",
+    "drift_events": "timestamp",
     "performance_metrics": "timestamp",
     "labelled_predictions": "timestamp",
     "audit_log": "timestamp",
@@ -41,10 +41,10 @@ class Base(DeclarativeBase):
 
 
 class DriftResult(Base):
-    __tablename__ = "drift_results"
+    __tablename__ = "drift_events"
     __table_args__ = (
-        Index("ix_drift_results_model_time", "model_name", "model_version", "timestamp"),
-        Index("ix_drift_results_feature_time", "model_name", "feature", "timestamp"),
+        Index("ix_drift_events_model_time", "model_name", "model_version", "timestamp"),
+        Index("ix_drift_events_feature_time", "model_name", "feature", "timestamp"),
         {"postgresql_partition_by": "RANGE (timestamp)"},
     )
 
@@ -55,7 +55,7 @@ class DriftResult(Base):
     kind: Mapped[str] = mapped_column(String(32))
     feature: Mapped[str] = mapped_column(String(128))
     test: Mapped[str] = mapped_column(String(64))
-    statistic: Mapped[float] = mapped_column(Float)
+    statistic: Mapped[float | None] = mapped_column(Float)
     p_value: Mapped[float | None] = mapped_column(Float)
     p_value_adjusted: Mapped[float | None] = mapped_column(Float)
     effect: Mapped[float | None] = mapped_column(Float)
@@ -78,7 +78,8 @@ class DriftResult(Base):
 
 class DeadLetterRow(Base):
     __tablename__ = "dead_letters"
-    __table_args__ = (Index("ix_dead_letters_topic_time", "topic", "timestamp"),)
+    __table_args__ = (Index("ix_dead_letters_topic_time", "topic", "timestamp"),
+                      Index("ix_dead_letters_code_time", "reason_code", "timestamp"))
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -91,6 +92,11 @@ class DeadLetterRow(Base):
     app_id: Mapped[str] = mapped_column(String(255))
     model_name: Mapped[str | None] = mapped_column(String(128))
     model_version: Mapped[str | None] = mapped_column(String(128))
+    #: schemas.reasons.Reason
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    #: the original value's size; ``value`` holds only a prefix when ``value_truncated``
+    value_size: Mapped[int | None] = mapped_column(BigInteger)
+    value_truncated: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class PerformanceMetric(Base):

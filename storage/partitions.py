@@ -6,7 +6,7 @@ Each partitioned table also has a DEFAULT partition, so a row outside every mont
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Engine, text
@@ -32,15 +32,17 @@ def partitions_of(conn: Connection, table: str) -> list[str]:
 
 
 def ensure_partitions(conn: Connection, today: date, *, months_back: int = 1,
-                      months_ahead: int = 3, tables: Iterable[str] | None = None) -> list[str]:
+                      months_ahead: int = 3, tables: Mapping[str, str] | None = None) -> list[str]:
     """Create missing monthly partitions around ``today``; return the names created.
 
-    ``tables`` defaults to every partitioned table; a migration names only its own.
+    ``tables`` (table -> partition column) defaults to every partitioned table of the ORM; a
+    migration names its own tables as they were when it was written, never the ORM's.
     """
     if conn.dialect.name != "postgresql":
         return []
     created: list[str] = []
-    for table in PARTITIONED if tables is None else tables:
+    tables = PARTITIONED if tables is None else tables
+    for table, column in tables.items():
         conn.execute(text(
             f'CREATE TABLE IF NOT EXISTS "{table}_default" PARTITION OF "{table}" DEFAULT'
         ))
@@ -53,8 +55,7 @@ def ensure_partitions(conn: Connection, today: date, *, months_back: int = 1,
             # Rows of that month already sitting in the default partition would block the new
             # one; move them across inside the same transaction.
             conn.execute(text(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS)'))
-            # identifiers come from PARTITIONED, never from input
-            column = PARTITIONED[table]
+            # identifiers come from PARTITIONED or a migration, never from input
             move = (f'WITH moved AS (DELETE FROM "{table}_default" WHERE "{column}" >= :lo '  # noqa: S608
                     f'AND "{column}" < :hi RETURNING *) INSERT INTO "{name}" SELECT * FROM moved')
             conn.execute(text(move), {"lo": datetime(lo.year, lo.month, 1, tzinfo=UTC),
@@ -83,6 +84,6 @@ def maintain_partitions(engine: Engine, today: date | None = None, *,
     today = today or datetime.now(UTC).date()
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MAINTENANCE_LOCK})
-        present = [t for t in PARTITIONED
-                   if conn.execute(text("SELECT to_regclass(:t)"), {"t": t}).scalar() is not None]
+        present = {t: column for t, column in PARTITIONED.items()
+                   if conn.execute(text("SELECT to_regclass(:t)"), {"t": t}).scalar() is not None}
         return ensure_partitions(conn, today, months_ahead=months_ahead, tables=present)

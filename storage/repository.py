@@ -44,7 +44,7 @@ def _time(value: str) -> datetime:
 
 
 def drift_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
-    """Rows for ``drift_results`` from DriftEvent records (or objects with the same fields)."""
+    """Rows for ``drift_events`` from DriftEvent records (or objects with the same fields)."""
     rows = []
     for ev in events:
         rows.append({
@@ -90,6 +90,9 @@ def dead_letter_rows(letters: Iterable[Any]) -> list[dict[str, Any]]:
             "app_id": dl.app_id,
             "model_name": dl.model_name,
             "model_version": dl.model_version,
+            "reason_code": dl.reason_code,
+            "value_size": dl.value_size,
+            "value_truncated": bool(dl.value_truncated),
         }
         for dl in letters
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from aiokafka import errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -47,3 +48,17 @@ async def ensure_topics(kafka: KafkaSettings, names: Iterable[str]) -> list[str]
         return missing
     finally:
         await admin.close()
+
+
+def kafka_transient(exc: BaseException) -> bool:
+    """A broker that is restarting, unreachable or has no leader yet; never a record that is
+    too large (that is a bug of the sender, retrying cannot fix it)."""
+    if isinstance(exc, errors.MessageSizeTooLargeError | errors.RecordTooLargeError):
+        return False
+    if isinstance(exc, errors.KafkaTimeoutError | errors.KafkaConnectionError
+                  | errors.NodeNotReadyError | errors.RequestTimedOutError):
+        return True
+    if isinstance(exc, errors.KafkaError):
+        return bool(getattr(exc, "retriable", False))
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and kafka_transient(cause)

@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from faust.types import TP, EventT
 
-from observability.metrics import OFFSET_GAPS
+from observability.metrics import BATCH_REDELIVERIES, OFFSET_GAPS
+from resilience.backpressure import Interrupted
+from resilience.retry import Backoff
 
 log = logging.getLogger(__name__)
 Seek = Callable[[TP, int], Awaitable[None]]
@@ -43,6 +45,14 @@ class OffsetGuard:
         self.seeking: dict[TP, tuple[int, int, float]] = {}
         self._watchers: set[asyncio.Task[None]] = set()
 
+    async def rewind(self, tp: TP, offset: int) -> None:
+        """Process ``tp`` again from ``offset`` (a batch that failed): nothing of it past
+        ``offset`` is admitted until the seek delivers ``offset`` itself."""
+        self.expected[tp] = offset
+        self.seeking[tp] = (offset, -1, self.clock())
+        await self.seek(tp, offset)
+        self._watch(tp, (offset, -1))
+
     def forget(self, partitions: Iterable[TP]) -> None:
         """Partitions this worker no longer reads: whoever gets them next starts afresh, and
         they may come back at any offset."""
@@ -53,7 +63,7 @@ class OffsetGuard:
     async def admit(self, events: Sequence[EventT]) -> list[EventT]:
         """The events of ``events`` to process: all of them unless a partition skipped
         offsets, in which case that partition's events from the gap on are left out."""
-        if not self.enabled:
+        if not self.enabled and not self.seeking:
             return list(events)
         admitted: list[EventT] = []
         stopped: set[TP] = set()
@@ -61,6 +71,9 @@ class OffsetGuard:
             message = event.message
             tp = message.tp
             if tp in stopped:
+                continue
+            if not self.enabled and tp not in self.seeking:
+                admitted.append(event)  # off: only a rewind (below) holds a partition back
                 continue
             offset = message.offset
             expected = self.expected.get(tp)
@@ -143,13 +156,61 @@ def guard_for(app: Any, agent: str, *, enabled: bool = True) -> OffsetGuard:
     return guard
 
 
-async def guarded_batches(app: Any, stream: Any, agent: str, *, size: int, within: float,
-                          enabled: bool = True) -> AsyncIterator[list[EventT]]:
-    """``stream.take_events(size, within)`` through an :class:`OffsetGuard`: the admitted
-    events of each batch, empty batches skipped (faust still acks the whole batch when the
-    caller asks for the next one)."""
+#: pauses between attempts at a batch that keeps failing (a bug that is not data-dependent)
+REDELIVERY_BACKOFF = Backoff(base=1.0, cap=60.0)
+
+
+async def process_batches(app: Any, stream: Any, agent: str,
+                          handle: Callable[[list[EventT]], Awaitable[Any]], *, size: int,
+                          within: float, enabled: bool = True) -> None:
+    """Run ``handle`` on each guarded batch of ``stream`` (inside
+    :func:`streams.telemetry.handling`), and never let a failure lose events.
+
+    ``take_events`` acknowledges a batch whatever happens to it — when an agent crashes too —
+    so faust would commit past events nobody handled. Here a batch whose handler raises
+    keeps its messages unacknowledged (a reference each: the commit cannot pass them), its
+    partitions are sought back to the batch's first offsets, and it is handled again after a
+    capped, jittered pause. Data cannot cause this (each agent dead-letters a bad message on
+    its own); a dependency outage cannot either (agents hold for it); what is left is a bug,
+    which stalls that agent visibly (``driftline_batch_redeliveries_total``) instead of
+    losing its events.
+    """
+    from streams.telemetry import handling
+
     guard = guard_for(app, agent, enabled=enabled)
+    failures = 0
     async for taken in stream.take_events(size, within=within):
         events = await guard.admit(taken)
-        if events:
-            yield events
+        if not events:
+            continue
+        try:
+            with handling(events):
+                await handle(events)
+            failures = 0
+        except Interrupted:
+            # a rebalance began while the batch waited for a dependency: left unacknowledged
+            # (uncommitted) for whoever owns the partitions next, this worker included
+            log.info("%s: a held batch of %d event(s) is left to the rebalance", agent,
+                     len(events))
+            unacked = getattr(getattr(app, "consumer", None), "_unacked_messages", None)
+            for event in taken:
+                event.message.incref()  # never acknowledged: not committed
+                if unacked is not None:
+                    # and not waited for: faust's rebalance waits until every message it
+                    # handed out is acknowledged (or garbage); this one never will be
+                    unacked.discard(event.message)
+            taken = events = []
+        except Exception:
+            failures += 1
+            BATCH_REDELIVERIES.labels(agent).inc()
+            log.exception("%s failed on a batch of %d event(s) (attempt %d); it is processed "
+                          "again from its first offsets", agent, len(events), failures)
+            first: dict[TP, int] = {}
+            for event in taken:
+                event.message.incref()  # faust's ack of this batch must not release them
+                tp = event.message.tp
+                first[tp] = min(first.get(tp, event.message.offset), event.message.offset)
+            taken = events = []
+            await asyncio.sleep(REDELIVERY_BACKOFF.delay(failures - 1))
+            for tp, offset in first.items():
+                await guard.rewind(tp, offset)

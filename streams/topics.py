@@ -31,6 +31,7 @@ predictions_topic = _topic("predictions")
 labels_topic = _topic("labels")
 reference_profiles_topic = _topic("reference_profiles")
 red_team_results_topic = _topic("red_team_results")
+retrain_triggers_topic = _topic("retrain_triggers")
 # outputs, which other agents act on
 drift_events_topic = _topic("drift_events")
 retrain_requests_topic = _topic("retrain_requests")
@@ -44,3 +45,6 @@ labelled_predictions_topic = _topic("labelled_predictions")
 # co-partitioned topics (same partition count) together, so a model's drift events and manual
 # triggers reach the same worker as its ledger entry
 retrain_inputs_topic = _topic("drift_events", "retrain_triggers")
+# what the training agent reads: accepted requests join the queue, finished jobs free capacity;
+# one stream (co-partitioned, keyed by model) so the queue and in-flight tables have one writer
+training_inputs_topic = _topic("retrain_requests", "training_jobs")

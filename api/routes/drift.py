@@ -68,7 +68,7 @@ def models(session: SessionDep, _: ViewerDep, limit: LimitDep) -> list[str]:
 @router.post(
     "/detect", response_model=DetectReportOut,
     responses={413: error_response("Upload larger than API__MAX_UPLOAD_BYTES."),
-               503: error_response("API__MAX_CONCURRENT_UPLOADS uploads are being compared; "
+               429: error_response("API__MAX_CONCURRENT_UPLOADS uploads are being compared; "
                                    "see Retry-After.")},
     summary="Compare two uploaded tables (CSV or Parquet), as `driftline detect` does",
 )
@@ -87,7 +87,8 @@ def detect_files(
 
     with request.app.state.uploads.claim() as free:
         if not free:
-            raise HTTPException(503, "too many uploads being compared; retry shortly",
+            # the client's to wait for (as for a rate limit): 429, not a server fault
+            raise HTTPException(429, "too many uploads being compared; retry shortly",
                                 headers={"Retry-After": "5"})
         ref = cur = None
         try:

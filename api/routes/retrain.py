@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -43,8 +44,8 @@ from api.query import (
 )
 from governance import ledger
 from governance.messages import job_event
-from integrations.resilience import Backoff, CircuitOpen
 from integrations.trainer import JobState, TrainerClient, TrainerRejected, TrainerUnavailable
+from resilience.retry import Backoff, CircuitOpen
 from schemas.governance import TERMINAL_JOB_STATUSES, RetrainTrigger
 from schemas.spec import NAME_PATTERN, SCHEMA_VERSION, InvalidEvent, validate
 from settings import Settings
@@ -129,6 +130,53 @@ async def trigger_retrain(request: Request, response: Response, body: RetrainTri
     return RetrainTriggerOut(trigger_id=uuid.UUID(record.event_id), decision_id=uuid.UUID(decision),
                              model_name=record.model_name, model_version=version,
                              requested_by=principal.name)
+
+
+# -- the retrain queue ----------------------------------------------------------------------
+
+class QueuedRequestOut(BaseModel):
+    """An accepted request waiting in the worker's durable queue for the training service."""
+
+    position: int = Field(description="1 is submitted next (per the order below).")
+    request_id: uuid.UUID
+    model_name: str
+    model_version: str
+    registered_model: str
+    trigger_kind: str
+    severity: str
+    priority: int = Field(description="Kind then severity: larger goes first.")
+    requested_at: datetime
+    waiting_since: datetime
+
+
+class RetrainQueueOut(BaseModel):
+    items: list[QueuedRequestOut]
+    max_concurrent_jobs: int
+    max_concurrent_jobs_per_model: int
+
+
+@router.get("/queue", response_model=RetrainQueueOut,
+            summary="Accepted requests waiting for the training service, in the order they "
+                    "will be served (priority: performance drop > model drift > data drift, "
+                    "then severity, then age)")
+def retrain_queue(session: SessionDep, _: ViewerDep, settings: SettingsDep, limit: LimitDep,
+                  model: OptionalName = None) -> RetrainQueueOut:
+    job, req = RetrainJobRow, RetrainRequestRow
+    stmt = (select(job, req).join(req, req.event_id == job.request_id)
+            .where(job.status == "waiting"))
+    if model is not None:
+        stmt = stmt.where(job.model_name == model)
+    rows = session.execute(stmt.order_by(req.priority.desc(), req.timestamp, req.event_id)
+                           .limit(limit)).all()
+    items = [QueuedRequestOut(
+        position=i + 1, request_id=j.request_id, model_name=j.model_name,
+        model_version=j.model_version, registered_model=j.registered_model,
+        trigger_kind=r.trigger_kind, severity=r.severity, priority=r.priority,
+        requested_at=r.timestamp, waiting_since=j.created_at) for i, (j, r) in enumerate(rows)]
+    return RetrainQueueOut(items=items,
+                           max_concurrent_jobs=settings.retrain.max_concurrent_jobs,
+                           max_concurrent_jobs_per_model=settings.retrain
+                           .max_concurrent_jobs_per_model)
 
 
 # -- training jobs --------------------------------------------------------------------------

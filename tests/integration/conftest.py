@@ -36,17 +36,44 @@ def broker() -> str:
     return _require("KAFKA__BROKER")
 
 
+#: Test databases a run leaves behind when it is killed are dropped by a later run after this.
+STALE_AFTER = 6 * 3600
+
+
 @pytest.fixture(scope="session")
-def postgresql_url() -> str:
-    """The stack's PostgreSQL (``DATABASE__URL``), migrated."""
-    url = _require("DATABASE__URL")
-    if not url.startswith("postgresql"):
-        pytest.fail("DATABASE__URL should name the stack's PostgreSQL; it is " + url.split(":")[0],
-                    pytrace=False)
+def postgresql_url() -> Iterator[str]:
+    """A database of this run's own on the stack's PostgreSQL (``DATABASE__URL``), migrated,
+    and dropped at the end. What the demo, an earlier run or another branch left in the stack's
+    own database (rows, a migration this checkout does not know) cannot change what a run sees.
+    Child processes (workers, the CLI) are pointed at it through the environment."""
+    stack_url = _require("DATABASE__URL")
+    if not stack_url.startswith("postgresql"):
+        pytest.fail("DATABASE__URL should name the stack's PostgreSQL; it is "
+                    + stack_url.split(":")[0], pytrace=False)
+    from sqlalchemy import create_engine, make_url, text
+
     from storage.db import upgrade
 
-    upgrade(url)
-    return url
+    stack = make_url(stack_url)
+    name = f"driftline_test_{int(time.time())}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(stack.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for (old,) in conn.execute(text(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'driftline_test_%'")):
+                born = old.split("_")[2]
+                if born.isdigit() and time.time() - int(born) > STALE_AFTER:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = stack.set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        os.environ["DATABASE__URL"] = url
+        yield url
+    finally:
+        os.environ["DATABASE__URL"] = stack_url
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

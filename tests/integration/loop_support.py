@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert
 
 from cli.demo_support import free_port, read_mails
 from storage.models import LabelledPrediction
-from tests.integration.conftest import DRIFTLINE, REPO, consume
+from tests.integration.conftest import DRIFTLINE, REPO, consume, run_cli
 
 
 def closed_port() -> int:
@@ -27,13 +27,15 @@ def closed_port() -> int:
 
 
 class HttpProcess:
-    """A ``driftline`` command serving HTTP on its own port, ready when ``health`` answers 200."""
+    """A ``driftline`` command serving HTTP on its own port (a free one unless ``port`` is
+    given, e.g. to restart a service where its clients look for it), ready when ``health``
+    answers 200."""
 
     name = "process"
     health = "/health"
 
-    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], log: Path, *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.handle = log.open("ab")
@@ -68,8 +70,8 @@ class HttpProcess:
 class TrainerProcess(HttpProcess):
     name = "trainer"
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        super().__init__(env, log, "trainer")
+    def __init__(self, env: dict[str, str], log: Path, port: int | None = None) -> None:
+        super().__init__(env, log, "trainer", port=port)
 
 
 def mailbox_path() -> Path:
@@ -101,6 +103,25 @@ def seed_labelled(engine: Engine, rows: Iterable[dict[str, Any]]) -> int:
     with engine.begin() as conn:
         conn.execute(insert(LabelledPrediction.__table__), batch)
     return len(batch)
+
+
+def bootstrap_versions(env: dict[str, str], model: str, directory: Path, rows: int,
+                       relations: tuple[str, ...] = ("original", "flipped")) -> None:
+    """Register v1 (the original relationship) and v2 (the flipped one) with
+    ``driftline model bootstrap``; each bootstrap makes its version champion."""
+    import csv
+
+    from tests.synthetic import labelled_rows
+
+    for seed, relation in zip((1, 2), relations, strict=False):
+        path = directory / f"{model}-{relation}.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["x1", "x2", "region", "label"])
+            for row in labelled_rows(model, rows, relation=relation, seed=seed, end=now()):
+                f = row["features"]
+                writer.writerow([f["x1"], f["x2"], f["region"], row["label"]])
+        run_cli(env, "model", "bootstrap", model, "--from", str(path))
 
 
 def records(broker: str, topic: str, done: Callable[[list[dict[str, Any]]], bool],

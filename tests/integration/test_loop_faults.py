@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from storage.governance import NotificationRow, RetrainJobRow, RetrainRequestRow
-from tests.integration.conftest import produce, run_cli
+from tests.integration.conftest import produce, read_to_end, run_cli
 from tests.integration.loop_support import (
     TrainerProcess,
+    bootstrap_versions,
     closed_port,
     now,
     records,
@@ -87,15 +88,38 @@ def test_a_burst_makes_one_request_and_the_cooldown_suppresses_the_rest(
     assert sum(1 for r in rows if r.decision == "accepted") == 1
 
 
-def test_a_dead_trainer_costs_bounded_retries_then_the_request_fails_with_an_alert(
+class _Refusing(BaseHTTPRequestHandler):
+    """A training service that answers every submission 422: the request itself is wrong."""
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = b'{"detail": "registered_model is not allowed here"}'
+        self.send_response(422)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_request_the_trainer_refuses_fails_once_with_an_alert(
         unique, loop_env, worker_factory, broker, engine):
     model = f"{unique}-model"
-    worker_factory(**loop_env)
-    produce(broker, f"{unique}-drift-events",
-            [(model.encode(), drift_event(model, "x1", kind="performance_drop", when=now()).dumps())])
-    jobs = records(broker, f"{unique}-training-jobs", lambda r: len(r) >= 1)
-    assert [j["status"] for j in jobs] == ["failed"]
-    assert "after 3 attempt(s)" in jobs[0]["message"]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        worker_factory(**{**loop_env,
+                          "TRAINER__URL": f"http://127.0.0.1:{server.server_address[1]}"})
+        produce(broker, f"{unique}-drift-events", [(model.encode(), drift_event(
+            model, "x1", kind="performance_drop", when=now()).dumps())])
+        jobs = records(broker, f"{unique}-training-jobs",
+                       lambda r: any(j["status"] == "failed" for j in r))
+    finally:
+        server.shutdown()
+    # waiting in the queue, then refused: an explicit failed job, not a retry loop
+    assert [j["status"] for j in jobs] == ["waiting", "failed"], jobs
+    assert "422" in jobs[-1]["message"]
     alerts = records(broker, f"{unique}-alerts",
                      lambda r: any(a["kind"] == "training_failed" for a in r))
     failed = [a for a in alerts if a["kind"] == "training_failed"]
@@ -184,45 +208,37 @@ def test_a_trainer_answering_503_twice_gets_one_job_thanks_to_the_idempotency_ke
         trainer.stop()
 
 
-def test_smtp_down_keeps_the_stream_flowing_and_dead_letters_the_mail(
+def test_smtp_down_holds_the_mail_and_keeps_the_rest_flowing(
         unique, loop_env, worker_factory, broker, engine):
     env = {**loop_env, "SMTP__PORT": str(closed_port()), "SMTP__ATTEMPTS": "2",
            "SMTP__BACKOFF_BASE": "0.1", "SMTP__MAX_RETRY_SECONDS": "3"}
-    worker_factory(**env)
+    worker = worker_factory(**env)
     models = [f"{unique}-a", f"{unique}-b"]
     produce(broker, f"{unique}-drift-events",
             [(m.encode(), drift_event(m, "x1", when=now()).dumps()) for m in models])
-    # the retrain agent and the training agents carry on while no mail can go out
+    # the retrain and training agents carry on while no mail can go out
     requests = records(broker, f"{unique}-retrain-requests", lambda r: len(r) >= 2)
     assert sorted(r["model_name"] for r in requests if r["decision"] == "accepted") == models
     jobs = records(broker, f"{unique}-training-jobs", lambda r: len(r) >= 2)
     assert {j["model_name"] for j in jobs} == set(models)
-    letters = records(broker, f"{unique}-dead-letters", lambda r: len(
-        [x for x in r if x["reason"].startswith("smtp:")]) >= 4, timeout=120)
-    smtp = [x for x in letters if x["reason"].startswith("smtp:")]
-    # two retrain decisions and two training failures, each tried twice then dead-lettered
-    assert len(smtp) == 4
-    assert all("after 2 attempt(s)" in x["reason"] and x["topic"] == f"{unique}-alerts"
-               for x in smtp)
-    rows = _rows(engine, select(NotificationRow).where(NotificationRow.model_name.in_(models)), 4)
-    assert {r.status for r in rows} == {"failed"}
+    # ... and the notifier waits for the server: nothing failed, nothing dead-lettered
+    deadline = time.monotonic() + 60
+    while "smtp unavailable (" not in worker.output():  # a whole send failed: held, not given up
+        assert time.monotonic() < deadline, worker.output()[-3000:]
+        time.sleep(0.5)
+    letters = read_to_end(broker, f"{unique}-dead-letters")
+    assert letters == []
+    with engine.connect() as conn:
+        logged = conn.execute(select(NotificationRow).where(
+            NotificationRow.model_name.in_(models))).all()
+    assert logged == []  # no decision about the mail yet: it is still to be sent
 
 
 def test_rollback_restores_the_previous_champion(unique, loop_env, broker, tmp_path: Path):
-    import csv
-
     from integrations.registry import ModelRegistry
 
     model = f"{unique}-model"
-    for seed, relation in ((1, "original"), (2, "flipped")):
-        path = tmp_path / f"{relation}.csv"
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["x1", "x2", "region", "label"])
-            for row in labelled_rows(model, 80, relation=relation, seed=seed, end=now()):
-                f = row["features"]
-                writer.writerow([f["x1"], f["x2"], f["region"], row["label"]])
-        run_cli(loop_env, "model", "bootstrap", model, "--from", str(path))
+    bootstrap_versions(loop_env, model, tmp_path, 80)
     registry = ModelRegistry(loop_env["MLFLOW__TRACKING_URI"])
     # each bootstrap made its version champion; as a promotion would, keep 1 as the previous
     registry.client.set_registered_model_alias(model, "previous_champion", "1")

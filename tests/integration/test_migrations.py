@@ -78,7 +78,7 @@ def test_migrations_match_the_orm_on_sqlite(tmp_path: Path) -> None:
 def test_a_column_missing_from_the_migrations_is_found(tmp_path: Path) -> None:
     from sqlalchemy import Column, Integer
 
-    table = Base.metadata.tables["drift_results"]
+    table = Base.metadata.tables["drift_events"]
     extra = Column("not_in_any_migration", Integer)
     table.append_column(extra)
     try:
@@ -87,3 +87,38 @@ def test_a_column_missing_from_the_migrations_is_found(tmp_path: Path) -> None:
         table._columns.remove(extra)  # noqa: SLF001 - undo the test's change to shared metadata
     assert [d[0] for d in found] == ["add_column"]
     assert found[0][3].name == "not_in_any_migration"
+
+
+@pytest.mark.integration
+def test_renaming_tables_after_their_topics_keeps_rows_and_partitions(fresh_postgres_schema: str) -> None:
+    """Migration 0007 on a database that already holds drift results in its partitions."""
+    upgrade(fresh_postgres_schema, "0006")
+    engine = make_engine(fresh_postgres_schema)
+    row = {"event_id": uuid.uuid4(), "model_name": "m", "model_version": "1", "kind": "data_drift",
+           "feature": "x", "test": "ks", "statistic": 0.5, "severity": "high", "drifted": True,
+           "window_start_seq": 0, "window_end_seq": 10, "window_start_offset": 0,
+           "window_end_offset": 9, "reference_size": 10, "current_size": 10}
+    try:
+        with engine.begin() as conn:
+            for when in ("now()", "'2031-05-17T00:00:00+00'"):
+                conn.execute(text(
+                    "INSERT INTO drift_results (event_id, timestamp, model_name, model_version, kind, "
+                    "feature, test, statistic, severity, drifted, window_start_seq, window_end_seq, "
+                    "window_start_offset, window_end_offset, window_start_time, window_end_time, "
+                    f"reference_size, current_size) VALUES (:event_id, {when}, :model_name, "
+                    ":model_version, :kind, :feature, :test, :statistic, :severity, :drifted, "
+                    ":window_start_seq, :window_end_seq, :window_start_offset, :window_end_offset, "
+                    f"{when}, {when}, :reference_size, :current_size)"),
+                    {**row, "event_id": uuid.uuid4()})
+        upgrade(fresh_postgres_schema)
+        with engine.connect() as conn:
+            parts = conn.execute(text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'drift_events'")).scalars().all()
+            count = conn.execute(text("SELECT count(*) FROM drift_events")).scalar_one()
+            old = conn.execute(text("SELECT to_regclass('drift_results')")).scalar_one()
+    finally:
+        engine.dispose()
+    assert count == 2 and old is None
+    assert parts and all(name.startswith("drift_events_") for name in parts), parts
+    assert "drift_events_default" in parts

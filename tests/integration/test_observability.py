@@ -294,14 +294,14 @@ def test_the_governed_loop_carries_the_trace_into_the_trainer_and_mlflow(
     # one unbroken chain: every span of that trace leads back to a replayed line
     assert all(root_of(s) in roots for s in in_trace), [(s["name"], s["parent"]) for s in in_trace]
     names = {(s["attributes"].get("driftline.agent"), s["name"]) for s in in_trace}
-    for agent, topic in (("plan_retraining", "drift-events"), ("dispatch_training", "retrain-requests"),
+    for agent, topic in (("plan_retraining", "drift-events"), ("schedule_training", "retrain-requests"),
                          ("promote_candidates", "training-jobs"),
                          ("store_promotion_events", "promotion-events"), ("notify", "alerts")):
-        assert (agent, f"process {unique}-{topic}") in names, (agent, sorted(names))
+        assert (agent, f"process {unique}-{topic}") in names, (agent, sorted(names, key=str))
     plain = {name for _, name in names}
     # HTTP to the training service (submit, then the timer's polls), MLflow, SMTP
     assert {"POST /jobs", "GET /jobs/{job_id}", "mlflow load model", "mlflow alias",
             "smtp send"} <= plain, sorted(plain)
     post = next(s for s in in_trace if s["name"] == "POST /jobs")
-    assert by_id[post["parent"]]["attributes"]["driftline.agent"] == "dispatch_training"
+    assert by_id[post["parent"]]["attributes"]["driftline.agent"] == "schedule_training"
     assert post["attributes"]["http.response.status_code"] in (200, 201, 202)

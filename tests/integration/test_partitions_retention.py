@@ -53,7 +53,7 @@ def test_audit_rows_land_in_their_month(engine, unique):
 def test_maintenance_creates_months_ahead_for_every_partitioned_table(engine):
     today = datetime.now(UTC).date()
     maintain_partitions(engine, today, months_ahead=2)
-    for table in ("drift_results", "performance_metrics", "audit_log", "red_team_results"):
+    for table in ("drift_events", "performance_metrics", "audit_log", "red_team_results"):
         names = partitions(engine, table)
         for shift in (0, 1, 2):
             assert partition_name(table, month_start(today, shift)) in names, (table, shift)
@@ -64,7 +64,8 @@ def test_retention_drops_only_whole_old_months(engine, base_env, unique):
     today = datetime.now(UTC).date()
     old = [month_start(today, -14), month_start(today, -13)]
     with engine.begin() as conn:
-        ensure_partitions(conn, old[1], months_back=1, months_ahead=0, tables=["red_team_results"])
+        ensure_partitions(conn, old[1], months_back=1, months_ahead=0,
+                          tables={"red_team_results": "timestamp"})
     model = f"{unique}-rt"
     now = datetime.now(UTC)
     rows = [red_team(model, datetime(m.year, m.month, 15, tzinfo=UTC)) for m in old]

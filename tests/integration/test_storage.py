@@ -49,34 +49,34 @@ def test_rows_land_in_their_monthly_partition_and_far_ones_in_default(engine, un
     with engine.connect() as conn:
         where = {
             row.part: row.n for row in conn.execute(text(
-                "SELECT tableoid::regclass::text AS part, count(*) AS n FROM drift_results "
+                "SELECT tableoid::regclass::text AS part, count(*) AS n FROM drift_events "
                 "WHERE model_name = :m GROUP BY 1"), {"m": unique})
         }
-    assert where == {partition_name("drift_results", month_start(now.date())): 1,
-                     "drift_results_default": 1}
+    assert where == {partition_name("drift_events", month_start(now.date())): 1,
+                     "drift_events_default": 1}
 
 
 def test_creating_a_partition_moves_its_rows_out_of_default(engine, unique):
     when = datetime(2030, 2, 10, tzinfo=UTC)
     save_drift_events(engine, [drift_event(unique, when)])
-    name = partition_name("drift_results", date(2030, 2, 1))
+    name = partition_name("drift_events", date(2030, 2, 1))
     with engine.begin() as conn:
         conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
     try:
         with engine.begin() as conn:
             created = ensure_partitions(conn, date(2030, 2, 1), months_back=0, months_ahead=0,
-                                        tables=["drift_results"])
+                                        tables={"drift_events": "timestamp"})
         assert created == [name]
         with engine.connect() as conn:
             part = conn.execute(text(
-                "SELECT tableoid::regclass::text FROM drift_results WHERE model_name = :m"),
+                "SELECT tableoid::regclass::text FROM drift_events WHERE model_name = :m"),
                 {"m": unique}).scalar_one()
         assert part == name
         with engine.begin() as conn:  # idempotent
             assert ensure_partitions(conn, date(2030, 2, 1), months_back=0, months_ahead=0,
-                                     tables=["drift_results"]) == []
+                                     tables={"drift_events": "timestamp"}) == []
     finally:
         with engine.begin() as conn:
-            conn.execute(text("DELETE FROM drift_results WHERE model_name = :m"), {"m": unique})
-            conn.execute(text(f'ALTER TABLE drift_results DETACH PARTITION "{name}"'))
+            conn.execute(text("DELETE FROM drift_events WHERE model_name = :m"), {"m": unique})
+            conn.execute(text(f'ALTER TABLE drift_events DETACH PARTITION "{name}"'))
             conn.execute(text(f'DROP TABLE "{name}"'))

@@ -38,3 +38,37 @@ def test_page_sizes_must_be_consistent(monkeypatch):
     monkeypatch.setenv("API__MAX_PAGE_SIZE", "100")
     with pytest.raises(ValidationError, match="DEFAULT_PAGE_SIZE"):
         Settings()
+
+
+@pytest.mark.parametrize(("name", "value", "named"), [
+    ("DRIFT__MODELS", '{"fraud": {"alert_k": 5}}', "DRIFT__MODELS['fraud']: alert_k (5)"),
+    ("DRIFT__MODELS", '{"fraud": {"window_size": 3}}', "DRIFT__MODELS__FRAUD__WINDOW_SIZE"),
+    ("DRIFT__MODELS", '{"fraud": {"windowsize": 3}}', "DRIFT__MODELS__FRAUD__WINDOWSIZE"),
+    ("DRIFT__MODELS", "{bad", 'field "drift"'),
+    ("RETRAIN__OVERRIDES", '{"fraud": {"daily_limit": -1}}',
+     "RETRAIN__OVERRIDES__FRAUD__DAILY_LIMIT"),
+    ("RETRAIN__OVERRIDES", '{"fraud": {"triggers": ["x"]}}', "RETRAIN__OVERRIDES__FRAUD__TRIGGERS"),
+])
+def test_a_bad_override_stops_the_worker_before_it_consumes(monkeypatch, name, value, named):
+    from click.testing import CliRunner
+
+    from cli.worker import worker
+    from settings import get_settings
+
+    monkeypatch.setenv(name, value)
+    # nothing listens here: reaching Kafka at all would be a failure of its own
+    monkeypatch.setenv("KAFKA__BROKER", "kafka://127.0.0.1:9")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(worker, ["--no-migrate"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    assert named in result.output and "kafka" not in result.output.lower()
+
+
+def test_retrain_overrides_reach_the_rule_as_plain_values(monkeypatch):
+    monkeypatch.setenv("RETRAIN__OVERRIDES", '{"fraud": {"daily_limit": 1}}')
+    retrain = Settings().retrain
+    assert retrain.override_values("fraud") == {"daily_limit": 1}
+    assert retrain.override_values("other") == {}

@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.Column("model_version", sa.String(128), nullable=True),
     )
     op.create_index("ix_dead_letters_topic_time", "dead_letters", ["topic", "timestamp"])
-    ensure_partitions(op.get_bind(), datetime.now(UTC).date(), tables=["drift_results"])
+    ensure_partitions(op.get_bind(), datetime.now(UTC).date(), tables={"drift_results": "timestamp"})
 
 
 def downgrade() -> None:

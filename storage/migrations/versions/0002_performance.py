@@ -59,7 +59,8 @@ def upgrade() -> None:
     op.create_index("ix_labelled_predictions_model_time", "labelled_predictions",
                     ["model_name", "model_version", "timestamp"])
     ensure_partitions(op.get_bind(), datetime.now(UTC).date(),
-                      tables=["performance_metrics", "labelled_predictions"])
+                      tables={"performance_metrics": "timestamp",
+                              "labelled_predictions": "timestamp"})
 
 
 def downgrade() -> None:

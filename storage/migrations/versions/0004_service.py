@@ -83,7 +83,7 @@ def upgrade() -> None:
     op.create_index("ix_red_team_results_attack_time", "red_team_results",
                     ["attack_type", "timestamp"])
     ensure_partitions(op.get_bind(), datetime.now(UTC).date(),
-                      tables=["audit_log", "red_team_results"])
+                      tables={"audit_log": "timestamp", "red_team_results": "timestamp"})
 
 
 def downgrade() -> None:

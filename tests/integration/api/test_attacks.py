@@ -234,7 +234,7 @@ def test_upload_comparisons_are_capped_and_the_excess_told_to_retry(app, client,
     with app.state.uploads.claim() as first, app.state.uploads.claim() as second:
         assert first and second  # API__MAX_CONCURRENT_UPLOADS defaults to 2: both taken
         r = client.post("/drift/detect", files=files, headers=keys.viewer)
-        assert r.status_code == 503 and r.headers["retry-after"] == "5"
+        assert r.status_code == 429 and r.headers["retry-after"] == "5"
     assert client.post("/drift/detect", files=files, headers=keys.viewer).status_code == 200
 
 

@@ -96,7 +96,7 @@ def test_retention_drops_partitions_and_their_audit_row_together(base_env, engin
 
     with engine.begin() as conn:
         ensure_partitions(conn, date(2001, 1, 15), months_back=0, months_ahead=0,
-                          tables=["performance_metrics"])
+                          tables={"performance_metrics": "timestamp"})
     before = seen(engine, "retention")
     out = run_cli(base_env, "retention", "--older-than-months", "12", "--table", "performance_metrics")
     assert "performance_metrics_2001_01" in out.stdout

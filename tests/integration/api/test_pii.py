@@ -3,7 +3,6 @@ data lands in is dumped and grepped, on both stores."""
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from schemas.events import DeadLetter
+from schemas.events import dead_letter as make_dead_letter
 from schemas.pii import pseudonym
 from storage.db import make_engine
 from storage.governance import RetrainRequestRow
@@ -32,11 +33,12 @@ def labelled(model: str, when: datetime, email: str, user: str) -> SimpleNamespa
         label="no")
 
 
-def dead_letter(model: str, when: datetime, value: bytes) -> SimpleNamespace:
-    return SimpleNamespace(
-        event_id=str(uuid.uuid4()), timestamp=when.isoformat(), topic="features", partition=0, offset=7,
-        key_b64=base64.b64encode(model.encode()).decode(), value_b64=base64.b64encode(value).decode(),
-        reason="features.age: expected a number", app_id="driftline", model_name=model, model_version="1")
+def dead_letter(model: str, when: datetime, value: bytes, offset: int) -> DeadLetter:
+    """A dead letter as the worker builds it (a real record, so a field the sinks add cannot be
+    missing here)."""
+    return make_dead_letter(topic="features", partition=0, offset=offset, key=model.encode(),
+                            value=value, reason="features.age: expected a number",
+                            app_id=f"driftline-{model}", clock=when.isoformat)
 
 
 def dump(engine, model: str, request_id: str) -> str:
@@ -64,8 +66,8 @@ def test_pii_is_pseudonymised_in_every_table_and_in_exports(client, keys, databa
         assert save_labelled(engine, [labelled(unique, now, email, user),
                                       labelled(unique, now + timedelta(seconds=1), email, user)]) == 2
         bad = json.dumps({"model_name": unique, "features": {"email": email, "age": "old"}}).encode()
-        assert save_dead_letters(engine, [dead_letter(unique, now, bad),
-                                          dead_letter(unique, now, f"not json {email}".encode())]) == 2
+        assert save_dead_letters(engine, [dead_letter(unique, now, bad, 7),
+                                          dead_letter(unique, now, f"not json {email}".encode(), 8)]) == 2
     finally:
         engine.dispose()
     r = client.post("/red-team/results", params={"email": email},

@@ -53,7 +53,7 @@ def test_a_label_and_its_prediction_in_concurrent_batches_are_joined_once():
         joined.extend(j.prediction_event_id for j in out.joined)
 
     def step(add):
-        return lambda store: add(LabelJoin(store, JoinConfig()))
+        return lambda items: lambda store: add(LabelJoin(store, JoinConfig()))
 
     async def both():
         await asyncio.gather(

@@ -38,4 +38,4 @@ def test_db_upgrade_creates_the_sqlite_schema(tmp_path, monkeypatch, fresh_setti
     store = tmp_path / "driftline.sqlite3"
     with sqlite3.connect(store) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"drift_results", "performance_metrics", "alembic_version"} <= tables
+    assert {"drift_events", "performance_metrics", "alembic_version"} <= tables

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from integrations.resilience import Backoff, CircuitBreaker, CircuitOpen
 from integrations.trainer import TrainerClient, TrainerRejected, TrainerUnavailable
+from resilience.retry import Backoff, CircuitBreaker, CircuitOpen
 
 JOB = {"job_id": "j1", "status": "queued", "progress": 0.0, "message": "queued"}
 

@@ -9,6 +9,7 @@ import pytest
 import drift
 from cli.traffic import TrafficSpec, feature_events
 from drift.detectors import OnlineDetectors
+from governance.alerts import render
 from monitors.buffered import BufferedStore
 from monitors.drift_monitor import DecodedCache, FeatureMonitor, MonitorConfig, Observation
 from monitors.state import ModelHead, head_key
@@ -27,7 +28,7 @@ def run_all(monitor, obs, batch=100, model="m", version="1"):
     for i in range(0, len(obs), batch):
         out = monitor.apply(model, version, obs[i:i + batch])
         events += out.drift_events
-        alerts += out.alerts
+        alerts += map(render, out.alerts)
     return events, alerts
 
 

@@ -13,10 +13,12 @@ from schemas.events import (
     DriftEvent,
     FeatureEvent,
     LabelEvent,
+    MetricEvent,
     PredictionEvent,
     dead_letter,
     decode,
 )
+from schemas.reasons import Reason
 from schemas.spec import InvalidEvent, Limits, validate
 
 LIMITS = Limits(max_payload_bytes=4096, max_features=3, max_string_length=16, max_name_length=20)
@@ -168,6 +170,7 @@ def test_dead_letter_keeps_bytes_and_names_the_model_when_it_can():
 _VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70),
     st.floats(allow_nan=True, allow_infinity=True), st.floats(min_value=1e307, max_value=1.7e308),
+    st.floats(min_value=5e99, max_value=2e100), st.floats(min_value=-2e100, max_value=-5e99),
     st.text(max_size=300), st.sampled_from(["ok", "a\x00b", "caf\u00e9", "\ud800", "x" * 257]),
     st.lists(st.integers(), max_size=2))
 _NAMES = st.one_of(st.sampled_from(["x", "y", "region", "bad name", "", "z" * 200]),
@@ -202,3 +205,47 @@ def test_fast_paths_give_the_per_value_answers(features, event_id, model) -> Non
     finally:
         spec._plain_values, spec._CANONICAL_UUID, spec._known = saved
     assert fast == slow
+
+
+def test_a_dead_letter_always_fits_the_producer_limit():
+    from schemas.events import DEAD_LETTER_PREFIX, MAX_DEAD_LETTER_VALUE
+
+    kept = b"x" * MAX_DEAD_LETTER_VALUE
+    whole = dead_letter(topic="features", partition=0, offset=7, key=b"m", value=kept,
+                        reason="too large", app_id="app", code=Reason.TOO_LARGE)
+    assert whole.value == kept and not whole.value_truncated and whole.value_size == len(kept)
+    huge = b"y" * 1_000_000  # under the broker's limit; 1.33x as base64 would not be
+    cut = dead_letter(topic="features", partition=3, offset=9, key=b"k" * 100_000, value=huge,
+                      reason="payload too large", app_id="app", code=Reason.TOO_LARGE)
+    assert cut.value_truncated and cut.value_size == 1_000_000
+    assert cut.value == huge[:DEAD_LETTER_PREFIX]
+    assert "features[3]@9" in cut.reason and cut.reason_code == "too_large"
+    assert len(cut.dumps()) < 1024 * 1024 and len(whole.dumps()) < 1024 * 1024
+
+
+@pytest.mark.parametrize("timestamp", [
+    "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1899-12-31T23:59:59+00:00",
+    "2200-01-01T00:00:00+00:00"])
+def test_timestamps_outside_a_sane_range_are_invalid(timestamp):
+    with pytest.raises(InvalidEvent, match="outside 1900-2200"):
+        decode(encode(feature_event(timestamp=timestamp)), FeatureEvent, LIMITS)
+
+
+@pytest.mark.parametrize("value", [10**400, 1e101, -1e150])
+def test_numbers_that_would_overflow_are_invalid(value):
+    raw = b'{"event_id": "6f1c7a3e-1d2b-4c5d-8e9f-0a1b2c3d4e5f", "schema_version": 1, ' \
+          b'"model_name": "m", "model_version": "1", "timestamp": "2026-01-01T00:00:00+00:00", ' \
+          b'"features": {"x": ' + str(value).encode() + b"}}"
+    with pytest.raises(InvalidEvent):
+        decode(raw, FeatureEvent, LIMITS)
+
+
+def test_integers_beyond_64_bits_are_invalid():
+    event = {"event_id": "6f1c7a3e-1d2b-4c5d-8e9f-0a1b2c3d4e5f", "schema_version": 1,
+             "model_name": "m", "model_version": "1",
+             "timestamp": "2026-01-01T00:00:00+00:00", "metric": "accuracy", "value": 0.5,
+             "sample_size": 2**63, "window_start_seq": 0, "window_end_seq": 1,
+             "window_start_time": "2026-01-01T00:00:00+00:00",
+             "window_end_time": "2026-01-01T00:00:00+00:00"}
+    with pytest.raises(InvalidEvent, match="64-bit"):
+        decode(orjson.dumps(event, option=orjson.OPT_PASSTHROUGH_DATACLASS), MetricEvent, LIMITS)

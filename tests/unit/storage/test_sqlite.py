@@ -27,8 +27,8 @@ def test_migrations_and_idempotent_inserts_on_sqlite(tmp_path):
     upgrade(url)  # a second run is a no-op
     engine = make_engine(url)
     tables = set(inspect(engine).get_table_names())
-    assert {"drift_results", "performance_metrics", "labelled_predictions", "dead_letters",
-            "retrain_requests", "retrain_jobs", "audit_log", "api_keys"} <= tables
+    assert {"drift_events", "performance_metrics", "labelled_predictions", "dead_letters",
+            "retrain_requests", "training_jobs", "audit_log", "api_keys"} <= tables
     when = datetime(2026, 11, 26, tzinfo=UTC).isoformat()
     event = DriftEvent(
         event_id=str(uuid.uuid4()), schema_version=1, model_name="m", model_version="1",

@@ -10,8 +10,9 @@ import asyncio
 
 from faust.types import TopicT
 
+from governance.alerts import render
 from monitors.drift_monitor import MonitorOutput
-from observability.metrics import count_drift
+from observability.metrics import DETECTOR_RESETS, count_drift
 from streams.topics import alerts_topic, drift_events_topic, performance_metrics_topic
 
 
@@ -23,10 +24,13 @@ async def publish(topic: TopicT, key: bytes, values: list[bytes]) -> None:
 
 async def publish_output(key: bytes, out: MonitorOutput) -> None:
     pending = []
-    for topic, records in ((drift_events_topic, out.drift_events), (alerts_topic, out.alerts),
+    alerts = [render(signal) for signal in out.alerts]  # the text is governance's
+    for topic, records in ((drift_events_topic, out.drift_events), (alerts_topic, alerts),
                            (performance_metrics_topic, out.metrics)):
         for record in records:
             pending.append(await topic.send(key=key, value=record.dumps()))
     if pending:
         await asyncio.gather(*pending)
     count_drift(out.drift_events)
+    if out.detector_resets:
+        DETECTOR_RESETS.inc(out.detector_resets)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from integrations.resilience import Backoff, CircuitBreaker, CircuitOpen, retry_after_seconds
+from resilience.retry import Backoff, CircuitBreaker, CircuitOpen, retry_after_seconds
 
 
 def test_backoff_doubles_is_capped_and_jittered_within_half_to_full():
