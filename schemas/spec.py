@@ -215,7 +215,7 @@ def _plain_values(value: dict[str, Any], limits: Limits) -> bool:
             elif v is not None:
                 numbers.append(v)
     if float in kinds:
-        if None in kinds:
+        if _NONE in kinds:
             numbers = [v for v in numbers if v is not None]
         # nan or inf anywhere, or a value past the bound, puts the sum of magnitudes past it
         # (a sum of values each within bounds may pass it too: the slow path then decides)
@@ -223,7 +223,8 @@ def _plain_values(value: dict[str, Any], limits: Limits) -> bool:
     return True
 
 
-_PLAIN_TYPES = frozenset({float, str, type(None)})
+_NONE = type(None)
+_PLAIN_TYPES = frozenset({float, str, _NONE})
 
 
 def _check_map(field: str, value: Any, limits: Limits, *, probabilities: bool) -> dict[str, Any]:

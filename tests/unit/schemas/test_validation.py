@@ -184,6 +184,17 @@ def _outcome(fn):
         return "invalid", exc.reason
 
 
+def test_a_missing_value_beside_numbers_is_valid_on_the_fast_path_too() -> None:
+    obj = {"event_id": "6f1c7a3e-1d2b-4c5d-8e9f-0a1b2c3d4e5f", "schema_version": 1,
+           "model_name": "m", "model_version": "1", "timestamp": "2026-11-01T00:00:00+00:00",
+           "features": {"x": 1.5, "y": None, "z": "a"}}
+    for _ in range(2):  # the second time every name is known: the fast path
+        assert validate(obj, FeatureEvent.FIELDS, Limits())["features"] == obj["features"]
+    obj["features"] = {"x": 1.5, "y": None}
+    for _ in range(2):
+        assert validate(obj, FeatureEvent.FIELDS, Limits())["features"] == obj["features"]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(_NAMES, _VALUES, max_size=8),
        st.one_of(st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()),
