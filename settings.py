@@ -33,6 +33,8 @@ class TopicNames(BaseModel):
     red_team_results: str = "red-team-results"
     retrain_triggers: str = "retrain-triggers"
     drift_events: str = "drift-events"
+    #: a sharded model's batches of validated events, from its shards to its reducer
+    feature_partials: str = "feature-partials"
     retrain_requests: str = "retrain-requests"
     training_jobs: str = "training-jobs"
     promotion_events: str = "promotion-events"
@@ -144,6 +146,8 @@ class ModelOverrides(BaseModel):
     detectors: list[Literal["adwin", "page_hinkley"]] | None = None
     alert_k: int | None = Field(default=None, ge=1)
     alert_m: int | None = Field(default=None, ge=1)
+    #: spread one hot model over this many partitions (and workers); see README, "Shards"
+    shards: int | None = Field(default=None, ge=1, le=1024)
 
 
 class DriftSettings(BaseModel):
@@ -173,6 +177,9 @@ class DriftSettings(BaseModel):
     version_ttl_hours: float = Field(default=24.0, gt=0)
     #: per-model overrides, e.g. DRIFT__MODELS='{"fraud": {"window_size": 5000}}'
     models: dict[str, ModelOverrides] = Field(default_factory=dict)
+    #: partitions (and so workers) a model's feature events are spread over; usually set per
+    #: model (DRIFT__MODELS='{"fraud": {"shards": 4}}'), at most KAFKA__PARTITIONS
+    shards: int = Field(default=1, ge=1, le=1024)
     #: Upper bound of events buffered per batch before table state is written.
     batch_size: int = Field(default=500, ge=1)
     batch_seconds: float = Field(default=1.0, gt=0.0)
@@ -488,6 +495,18 @@ class Settings(BaseSettings):
     def _app_id_is_a_kafka_name(self) -> Settings:
         if not self.app_id or any(not (c.isalnum() or c in "._-") for c in self.app_id):
             raise ValueError("APP_ID may hold letters, digits, '.', '_' and '-' only")
+        return self
+
+    @model_validator(mode="after")
+    def _shards_fit_the_partitions(self) -> Settings:
+        # a shard is a partition: more shards than partitions would share them
+        wide = {"DRIFT__SHARDS": self.drift.shards} | {
+            f"DRIFT__MODELS.{name}.shards": o.shards for name, o in self.drift.models.items()
+            if o.shards is not None}
+        for where, shards in wide.items():
+            if shards > self.kafka.partitions:
+                raise ValueError(f"{where} is {shards}, more than KAFKA__PARTITIONS "
+                                 f"({self.kafka.partitions})")
         return self
 
     @property

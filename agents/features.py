@@ -1,7 +1,13 @@
-"""Feature monitor: decode → window state and drift tests → drift events, alerts."""
+"""Feature monitor: decode → window state and drift tests → drift events, alerts.
+
+A model with ``shards > 1`` is not monitored here but by its reducer (agents/reducer.py):
+this agent, on each of the model's shard partitions, decodes, validates and samples its
+events and hands them over as partials (streams/shards.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import faust
@@ -17,9 +23,40 @@ from agents.monitoring import (
 )
 from faust_app import app, settings
 from monitors.drift_monitor import Observation
+from resilience.backpressure import hold
 from schemas.events import FeatureEvent
+from streams.admin import kafka_transient
 from streams.gaps import process_batches
-from streams.topics import features_topic
+from streams.shards import Partial, placement
+from streams.telemetry import use_events
+from streams.topics import feature_partials_topic, features_topic
+
+#: a partial carries at most about this many bytes of events (Kafka's default message limit
+#: is 1 MB): a batch of large events becomes several partials
+PARTIAL_BYTES = 512 * 1024
+
+
+_OPTIONS: dict[str, tuple[int, float]] = {}
+
+
+def options(model: str) -> tuple[int, float]:
+    """``model``'s (shards, sample_rate); asked twice per event, so kept (settings do not
+    change while a worker runs; model names are bounded by the cache's size)."""
+    found = _OPTIONS.get(model)
+    if found is None:
+        effective = settings.drift.for_model(model)
+        found = (effective["shards"], 1.0)
+        if len(_OPTIONS) >= 10_000:
+            _OPTIONS.clear()
+        _OPTIONS[model] = found
+    return found
+
+
+def place(record: FeatureEvent) -> tuple[bytes, int] | None:
+    shards = options(record.model_name)[0]
+    if shards <= 1:
+        return None
+    return placement(record.model_name, record.event_id, shards, settings.kafka.partitions)
 
 
 def observation(event: EventT, record: FeatureEvent) -> Observation:
@@ -30,14 +67,55 @@ def observation(event: EventT, record: FeatureEvent) -> Observation:
 
 async def process_batch(events: Sequence[EventT]) -> int:
     """Handle one batch; never raises on data. Returns the number of events applied."""
-    groups = await decode_batch(events, FeatureEvent, features_topic, observation)
+    groups = await decode_batch(events, FeatureEvent, features_topic, observation,
+                                place=place)
     applied = 0
     for (model, version), items in groups.items():
+        if options(model)[0] > 1:
+            await hold("kafka", lambda m=model, v=version, i=items: hand_over(m, v, i),
+                       transient=kafka_transient, agent="feature shard")
+            applied += len(items)
+            continue
+
         def make_step(chosen, model=model, version=version):  # type: ignore[no-untyped-def]
             return monitor_step(model, version, [o for _, o in chosen], monitor_config(model))
 
         applied += len(await apply_and_publish(model, items, make_step, "feature monitor"))
     return applied
+
+
+async def hand_over(model: str, version: str,
+                    items: Sequence[tuple[EventT, Observation]]) -> None:
+    """Publish a shard's events of (model, version) to the model's reducer and wait until
+    the broker has them (the batch's offsets are committed after: a crash publishes them
+    again, and the reducer skips offsets it has applied)."""
+    by_partition: dict[int, list[Observation]] = {}
+    for _, obs in items:  # a worker may hold several of the model's shards
+        by_partition.setdefault(obs.partition, []).append(obs)
+    partials: list[list[Observation]] = []
+    sizes = {(event.message.partition, event.message.offset): len(event.message.value or b"")
+             for event, _ in items}
+    for rows in by_partition.values():
+        part: list[Observation] = []
+        size = 0
+        for obs in rows:
+            part.append(obs)
+            size += sizes.get((obs.partition, obs.offset), 0)
+            if size >= PARTIAL_BYTES:
+                partials.append(part)
+                part, size = [], 0
+        if part:
+            partials.append(part)
+    pending = []
+    with use_events(event for event, _ in items):
+        for part in partials:
+            partial = Partial(
+                model=model, version=version, partition=part[0].partition,
+                offsets=[o.offset for o in part], timestamps=[o.timestamp for o in part],
+                origins=[o.origin for o in part], features=[o.features for o in part])
+            pending.append(await feature_partials_topic.send(key=model.encode(),
+                                                             value=partial.encode()))
+    await asyncio.gather(*pending)
 
 
 @app.agent(features_topic, concurrency=1)

@@ -26,6 +26,7 @@ from schemas.reasons import Reason
 from schemas.spec import InvalidEvent
 from streams.admin import kafka_transient
 from streams.deadletters import send_dead_letter
+from streams.shards import shard_partitions
 from streams.telemetry import use_event, use_events
 from tables.feature_state import TableStore
 
@@ -38,7 +39,11 @@ R = TypeVar("R", bound=Event)
 def monitor_config(model: str, namespace: str = "f", kind: str = "data_drift",
                    metric_features: tuple[str, ...] = ()) -> MonitorConfig:
     options = settings.drift.for_model(model)
+    features = namespace == "f"  # shards and sampling apply to feature events
+    shards = options["shards"] if features else 1
     return MonitorConfig(
+        shard_partitions=(shard_partitions(model, shards, settings.kafka.partitions)
+                          if shards > 1 else frozenset()),
         app_id=settings.app_id, namespace=namespace, kind=kind,
         reference_size=options["reference_size"], window_mode=options["window_mode"],
         window_size=options["window_size"], window_seconds=options["window_seconds"],
@@ -72,13 +77,15 @@ def utc(timestamp: str) -> str:
 REROUTED_HEADER = "driftline-rerouted-from"
 
 
-async def reroute_to(topic: Any, event: EventT, model: str) -> None:
+async def reroute_to(topic: Any, event: EventT, model: str, *, key: bytes | None = None,
+                     partition: int | None = None) -> None:
     """Send an event keyed by something other than its model back to ``topic`` keyed right,
-    so all of a model's events meet in one partition (and one worker's state)."""
+    so all of a model's events meet in one partition (and one worker's state) — or, for a
+    sharded model, to its shard's ``partition``."""
     message = event.message
     log.info("re-keying event at %s[%s]@%s to %r", message.topic, message.partition,
-             message.offset, model)
-    await topic.send(key=model.encode(), value=message.value,
+             message.offset, model if partition is None else f"{model} shard partition {partition}")
+    await topic.send(key=key or model.encode(), value=message.value, partition=partition,
                      headers=[(REROUTED_HEADER, f"{message.partition}:{message.offset}".encode())])
 
 
@@ -98,27 +105,38 @@ def origin_of(event: EventT) -> tuple[int, int] | None:
 
 
 X = TypeVar("X")
+#: where a sharded model's event belongs: (key, partition), or None for an unsharded model
+Placement = Callable[[Any], tuple[bytes, int] | None]
 
 
 async def decode_batch(events: Sequence[EventT], record: type[R], rekey_to: Any = None,
-                       prepare: Callable[[EventT, R], X] | None = None,
+                       prepare: Callable[[EventT, R], X] | None = None, *,
+                       place: Placement | None = None,
                        ) -> dict[tuple[str, str], list[tuple[EventT, Any]]]:
     """Validate a batch, dead-letter what fails, and group the rest by (model, version).
 
     ``prepare(event, record)`` turns each record into what the step needs; whatever it or
     the decoder raises costs that one message a dead letter, never the batch. With
     ``rekey_to`` (the topic being read), an event not keyed by its model is re-sent there
-    under its model's key (:func:`reroute_to`) instead of being grouped here."""
+    under its model's key (:func:`reroute_to`) instead of being grouped here; with ``place``,
+    an event of a sharded model is re-sent when it is not on its shard's partition."""
     groups: dict[tuple[str, str], list[tuple[EventT, Any]]] = {}
     for event in events:
         message = event.message
         parsed = await _guarded(event, decode, message.value, record, LIMITS)
         if parsed is None:
             continue
-        if rekey_to is not None and message.key != parsed.model_name.encode():
-            with use_event(event):  # outside the guard: a broker error is not the event's fault
-                await reroute_to(rekey_to, event, parsed.model_name)
-            continue
+        if rekey_to is not None:
+            target = place(parsed) if place is not None else None
+            if target is not None and message.partition != target[1]:
+                with use_event(event):  # outside the guard: a broker error is not the event's
+                    await reroute_to(rekey_to, event, parsed.model_name, key=target[0],
+                                     partition=target[1])
+                continue
+            if target is None and message.key != parsed.model_name.encode():
+                with use_event(event):
+                    await reroute_to(rekey_to, event, parsed.model_name)
+                continue
         value = parsed if prepare is None else await _guarded(event, prepare, event, parsed)
         if value is not None:
             groups.setdefault((parsed.model_name, parsed.model_version), []).append(

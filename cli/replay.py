@@ -86,6 +86,23 @@ def check_line(raw: bytes, record: Any, limits: Any) -> tuple[bytes | None, str 
     return (name.encode() if isinstance(name, str) else None), None
 
 
+def shard_target(settings: Any, line: bytes, key: bytes) -> tuple[bytes, int | None]:
+    """A sharded model's feature event goes straight to its shard's partition (README,
+    "Shards and sampling"); anything else keeps its model key and Kafka's partitioner."""
+    import orjson
+
+    model = key.decode()
+    shards = settings.drift.for_model(model)["shards"]
+    if shards <= 1:
+        return key, None
+    event_id = orjson.loads(line).get("event_id")
+    if not isinstance(event_id, str):
+        return key, None
+    from streams.shards import placement
+
+    return placement(model, event_id, shards, settings.kafka.partitions)
+
+
 @contextmanager
 def line_trace(topic: str, number: int) -> Iterator[list[tuple[str, bytes]] | None]:
     """With tracing on, a new trace for one line: its root span lasts the block, and the block
@@ -128,8 +145,12 @@ async def _produce(path: Path, topic: str, rate: float | None, raw: bool,
                     bad.append(f"line {number}: {reason}")
                     bar.update(1)
                     continue
+                partition = None
+                if key is not None and logical == "features":
+                    key, partition = shard_target(settings, line, key)
                 with line_trace(topic, number) as headers:
-                    pending.append(await producer.send(topic, value=line, key=key, headers=headers))
+                    pending.append(await producer.send(topic, value=line, key=key,
+                                                       partition=partition, headers=headers))
                 sent += 1
                 bar.update(1)
                 if len(pending) >= 1000:

@@ -69,6 +69,9 @@ class MonitorConfig:
     detector_budget: float = 1.0
     #: numeric features whose per-window mean and variance are published as metrics
     metric_features: tuple[str, ...] = ()
+    #: a sharded model's source partitions: time windows close on the merged watermark (the
+    #: earliest of their latest event times), once each has been heard from
+    shard_partitions: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         if self.window_mode not in ("count", "time"):
@@ -180,7 +183,7 @@ class FeatureMonitor:
         raw_head = self.store.get(key)
         head = (ModelHead.decode(raw_head) if raw_head is not None
                 else ModelHead(model=model, version=version, partition=batch[0].partition))
-        fresh = [o for o in batch if o.offset > head.last_offset]
+        fresh = [o for o in batch if o.offset > head.applied(o.partition)]
         out = MonitorOutput()
         if not fresh:
             return out
@@ -191,11 +194,16 @@ class FeatureMonitor:
         columns: Columns | None = None  # the batch's values from the first monitored event
         first = 0
         for position, obs in enumerate(fresh):
-            head.last_offset = obs.offset
+            if obs.offset <= head.applied(obs.partition):
+                continue  # a reducer's batch may hold a shard's replayed events twice
+            head.mark_applied(obs.partition, obs.offset)
             if obs.origin is not None:
-                # copies of one source partition arrive in its offset order; a second copy of
-                # an original (redelivered after a crash, so re-sent) is not counted again
+                # copies of one source partition arrive in its offset order (in each partition
+                # they were copied to); a second copy of an original (redelivered after a
+                # crash, so re-sent) is not counted again
                 source, source_offset = str(obs.origin[0]), obs.origin[1]
+                if obs.partition != head.partition:
+                    source = f"{obs.partition}:{source}"
                 if source_offset <= head.rerouted.get(source, -1):
                     head.duplicate_copies += 1
                     continue
@@ -221,6 +229,9 @@ class FeatureMonitor:
             pending.setdefault(index, []).append(row)
             head.windows[str(index)].add(seq, obs.offset, obs.timestamp)
             head.max_time = max(head.max_time, obs.timestamp)
+            if self.config.shard_partitions:
+                where = str(obs.partition)
+                head.watermarks[where] = max(head.watermarks.get(where, ""), obs.timestamp)
             for closing in self._closable(head):
                 out.extend(self._close_window(head, closing, columns, pending.pop(closing, [])))
         if reference:
@@ -287,9 +298,13 @@ class FeatureMonitor:
     def _closable(self, head: ModelHead) -> list[int]:
         if self.config.window_mode == "count":
             return [int(k) for k, w in head.windows.items() if w.size >= self.config.window_size]
-        if not head.max_time:
+        latest = head.max_time
+        if self.config.shard_partitions:  # the merged watermark: every shard must be past it
+            heard = [head.watermarks.get(str(p), "") for p in self.config.shard_partitions]
+            latest = "" if "" in heard else min(heard)
+        if not latest:
             return []
-        watermark = datetime.fromisoformat(head.max_time) - timedelta(
+        watermark = datetime.fromisoformat(latest) - timedelta(
             seconds=self.config.allowed_lateness_seconds)
         due = sorted(int(k) for k in head.windows if self._window_end(int(k)) <= watermark)
         if due:

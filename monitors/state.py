@@ -97,7 +97,24 @@ class ModelHead:
     #: second copies were skipped (see ``agents.monitoring.REROUTED_HEADER``)
     rerouted: dict[str, int] = field(default_factory=dict)
     duplicate_copies: int = 0
+    #: a sharded model's reducer sees several source partitions: the highest offset applied
+    #: from each one other than ``partition`` (whose is ``last_offset``), and, for time
+    #: windows, the latest event time from each (the merged watermark is their minimum)
+    offsets: dict[str, int] = field(default_factory=dict)
+    watermarks: dict[str, str] = field(default_factory=dict)
     detectors: bytes | None = None  # pickled OnlineDetectors, opaque here
+
+    def applied(self, partition: int) -> int:
+        """The highest offset of ``partition`` already applied (-1: none)."""
+        if partition == self.partition:
+            return self.last_offset
+        return self.offsets.get(str(partition), -1)
+
+    def mark_applied(self, partition: int, offset: int) -> None:
+        if partition == self.partition:
+            self.last_offset = offset
+        else:
+            self.offsets[str(partition)] = offset
 
     def encode(self) -> bytes:
         data = asdict(self)

@@ -41,6 +41,8 @@ alerts_topic = _topic("alerts")
 dead_letters_topic = _topic("dead_letters")
 performance_metrics_topic = _topic("performance_metrics")
 labelled_predictions_topic = _topic("labelled_predictions")
+# a sharded model's partials, from its shards to its reducer (streams/shards.py)
+feature_partials_topic = _topic("feature_partials")
 # what the retrain agent reads: one stream, so its ledger has one writer; faust assigns
 # co-partitioned topics (same partition count) together, so a model's drift events and manual
 # triggers reach the same worker as its ledger entry

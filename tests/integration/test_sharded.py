@@ -1,0 +1,129 @@
+"""One hot model over several workers (DRIFT__MODELS.<model>.shards): a shard worker killed
+without warning loses and double counts nothing, and the sharded model decides as an unsharded
+one on the same events (time windows, closed on the merged watermark)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from cli.traffic import TrafficSpec, feature_events
+from monitors.state import ModelHead
+from streams.shards import placement
+from tests.integration.conftest import consume, wait_for_changelog
+from tests.integration.test_streaming import window_results
+
+pytestmark = pytest.mark.integration
+PARTITIONS = 4
+ENV = {"DRIFT__REFERENCE_SIZE": "1000", "DRIFT__WINDOW_MODE": "time",
+       "DRIFT__WINDOW_SECONDS": "100", "DRIFT__ALLOWED_LATENESS_SECONDS": "0",
+       "DRIFT__DETECTORS": "[]"}
+
+
+def send(broker: str, topic: str, items: list[tuple[bytes, bytes, int | None]]) -> None:
+    """Produce (key, value, partition): a sharded model's events straight to their shards."""
+    from aiokafka import AIOKafkaProducer
+
+    from settings import KafkaSettings
+    from streams.admin import ensure_topics
+
+    async def run() -> None:
+        await ensure_topics(KafkaSettings(broker=broker, partitions=PARTITIONS), [topic])
+        producer = AIOKafkaProducer(bootstrap_servers=broker.removeprefix("kafka://"), acks="all")
+        await producer.start()
+        try:
+            futures = [await producer.send(topic, key=k, value=v, partition=p)
+                       for k, v, p in items]
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def traffic(models: list[str], prefix: str, shards: int) -> list[list[tuple[bytes, bytes, int | None]]]:
+    """Per model: 5,000 events (a shift from 3,000 on for odd models) and a tail of 100 that
+    moves every shard's watermark past the last window. With shards, they go straight to
+    their shard, except every seventh of the reference (the first 1,000), keyed by the model
+    alone: the worker re-sends it to its shard (later, so only where no window can close
+    before it arrives)."""
+    out = []
+    for i, model in enumerate(models):
+        name = f"{prefix}-{model}"
+        rows = []
+        spec = TrafficSpec(model_name=name, seed=i, shift_at=3000 if i % 2 else None,
+                           shift_sigma=0.8)
+        for n, event in enumerate(feature_events(spec, 5100)):
+            value = orjson.dumps(event)
+            if shards > 1 and (n >= 1000 or n % 7):
+                key, partition = placement(name, event["event_id"], shards, PARTITIONS)
+                rows.append((key, value, partition))
+            else:
+                rows.append((name.encode(), value, None))
+        out.append(rows)
+    return out
+
+
+def interleave(streams, start, stop):
+    return [s[n] for n in range(start, stop) for s in streams]
+
+
+def comparable(results):
+    return sorted((e["model_name"].split("-", 1)[1], e["feature"], e["window_start_time"],
+                   e["current_size"], round(e["statistic"], 9), e["drifted"], e["alert"])
+                  for e in results)
+
+
+def heads_in(state, prefix, models, seq):
+    return all(k in state and ModelHead.decode(state[k]).seq >= seq
+               for k in (f"fh|{prefix}-{m}|1".encode() for m in models))
+
+
+def test_a_killed_shard_worker_loses_nothing_and_decisions_match_unsharded(
+        worker_factory, broker, unique):
+    models = [f"m{i}" for i in range(4)]
+    expected = 4 * 4 * 3  # models x windows [100 s, 500 s) x features
+    sharded = f"{unique}"
+    env = {**ENV, "DRIFT__SHARDS": "2", "KAFKA__PARTITIONS": str(PARTITIONS)}
+    streams = traffic(models, sharded, shards=2)
+    first = worker_factory(**env)
+    second = worker_factory(**env)
+    topic = f"{sharded}-features"
+    # the references first (the first 1,000 events of each model, whichever shard they are on)
+    send(broker, topic, interleave(streams, 0, 1000))
+    wait_for_changelog(broker, sharded, lambda s: all(
+        ModelHead.decode(s[k]).phase == "monitoring" for k in
+        (f"fh|{sharded}-{m}|1".encode() for m in models) if k in s) and heads_in(
+            s, sharded, models, 1000), timeout=120)
+    send(broker, topic, interleave(streams, 1000, 3000))
+    consume(broker, f"{sharded}-drift-events", lambda m: len(window_results(m)) >= 12,
+            timeout=180)
+    second.kill()  # without warning, with its shards' batches in flight
+    send(broker, topic, interleave(streams, 3000, 5100))
+    results = window_results(consume(broker, f"{sharded}-drift-events",
+                                     lambda m: len(window_results(m)) >= expected, timeout=300))
+    assert first.alive
+    assert len(results) == expected
+    assert {e["current_size"] for e in results} == {1000}  # 100 s of 10 events/s, all of them
+    state = wait_for_changelog(broker, sharded, lambda s: heads_in(s, sharded, models, 5100),
+                               timeout=120)
+    for model in models:
+        head = ModelHead.decode(state[f"fh|{sharded}-{model}|1".encode()])
+        assert head.seq == 5100, (model, head.seq)  # each event once, whoever re-sent it
+        assert head.late_events == 0
+        assert head.rerouted  # the events keyed by the model alone came through a re-send
+
+    # one unsharded worker on the same events
+    solo = f"{unique}u"
+    plain = traffic(models, solo, shards=1)
+    worker = worker_factory(APP_ID=solo, KAFKA__TOPICS__PREFIX=f"{solo}-", **ENV)
+    send(broker, f"{solo}-features", interleave(plain, 0, 1000))
+    wait_for_changelog(broker, solo, lambda s: heads_in(s, solo, models, 1000), timeout=120)
+    send(broker, f"{solo}-features", interleave(plain, 1000, 5100))
+    reference = window_results(consume(broker, f"{solo}-drift-events",
+                                       lambda m: len(window_results(m)) >= expected, timeout=300))
+    assert worker.alive
+    assert comparable(results) == comparable(reference)
+    assert any(e["drifted"] for e in results)
