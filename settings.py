@@ -148,6 +148,8 @@ class ModelOverrides(BaseModel):
     alert_m: int | None = Field(default=None, ge=1)
     #: spread one hot model over this many partitions (and workers); see README, "Shards"
     shards: int | None = Field(default=None, ge=1, le=1024)
+    #: monitor this share of the model's events, chosen by a hash of ``event_id``
+    sample_rate: float | None = Field(default=None, gt=0.0, le=1.0)
 
 
 class DriftSettings(BaseModel):
@@ -180,6 +182,8 @@ class DriftSettings(BaseModel):
     #: partitions (and so workers) a model's feature events are spread over; usually set per
     #: model (DRIFT__MODELS='{"fraud": {"shards": 4}}'), at most KAFKA__PARTITIONS
     shards: int = Field(default=1, ge=1, le=1024)
+    #: share of a model's feature events monitored (deterministic, by a hash of event_id)
+    sample_rate: float = Field(default=1.0, gt=0.0, le=1.0)
     #: Upper bound of events buffered per batch before table state is written.
     batch_size: int = Field(default=500, ge=1)
     batch_seconds: float = Field(default=1.0, gt=0.0)

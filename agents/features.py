@@ -27,7 +27,7 @@ from resilience.backpressure import hold
 from schemas.events import FeatureEvent
 from streams.admin import kafka_transient
 from streams.gaps import process_batches
-from streams.shards import Partial, placement
+from streams.shards import Partial, placement, sampled
 from streams.telemetry import use_events
 from streams.topics import feature_partials_topic, features_topic
 
@@ -45,7 +45,7 @@ def options(model: str) -> tuple[int, float]:
     found = _OPTIONS.get(model)
     if found is None:
         effective = settings.drift.for_model(model)
-        found = (effective["shards"], 1.0)
+        found = (effective["shards"], effective["sample_rate"])
         if len(_OPTIONS) >= 10_000:
             _OPTIONS.clear()
         _OPTIONS[model] = found
@@ -59,6 +59,10 @@ def place(record: FeatureEvent) -> tuple[bytes, int] | None:
     return placement(record.model_name, record.event_id, shards, settings.kafka.partitions)
 
 
+def keep(record: FeatureEvent) -> bool:
+    return sampled(record.event_id, options(record.model_name)[1])
+
+
 def observation(event: EventT, record: FeatureEvent) -> Observation:
     return Observation(offset=event.message.offset, partition=event.message.partition,
                        timestamp=utc(record.timestamp), features=record.features,
@@ -68,7 +72,7 @@ def observation(event: EventT, record: FeatureEvent) -> Observation:
 async def process_batch(events: Sequence[EventT]) -> int:
     """Handle one batch; never raises on data. Returns the number of events applied."""
     groups = await decode_batch(events, FeatureEvent, features_topic, observation,
-                                place=place)
+                                place=place, keep=keep)
     applied = 0
     for (model, version), items in groups.items():
         if options(model)[0] > 1:

@@ -44,6 +44,7 @@ def monitor_config(model: str, namespace: str = "f", kind: str = "data_drift",
     return MonitorConfig(
         shard_partitions=(shard_partitions(model, shards, settings.kafka.partitions)
                           if shards > 1 else frozenset()),
+        sample_rate=options["sample_rate"] if features else 1.0,
         app_id=settings.app_id, namespace=namespace, kind=kind,
         reference_size=options["reference_size"], window_mode=options["window_mode"],
         window_size=options["window_size"], window_seconds=options["window_seconds"],
@@ -111,7 +112,7 @@ Placement = Callable[[Any], tuple[bytes, int] | None]
 
 async def decode_batch(events: Sequence[EventT], record: type[R], rekey_to: Any = None,
                        prepare: Callable[[EventT, R], X] | None = None, *,
-                       place: Placement | None = None,
+                       place: Placement | None = None, keep: Callable[[Any], bool] | None = None,
                        ) -> dict[tuple[str, str], list[tuple[EventT, Any]]]:
     """Validate a batch, dead-letter what fails, and group the rest by (model, version).
 
@@ -119,12 +120,15 @@ async def decode_batch(events: Sequence[EventT], record: type[R], rekey_to: Any 
     the decoder raises costs that one message a dead letter, never the batch. With
     ``rekey_to`` (the topic being read), an event not keyed by its model is re-sent there
     under its model's key (:func:`reroute_to`) instead of being grouped here; with ``place``,
-    an event of a sharded model is re-sent when it is not on its shard's partition."""
+    an event of a sharded model is re-sent when it is not on its shard's partition. Events
+    ``keep`` refuses (outside a model's sample) are left out."""
     groups: dict[tuple[str, str], list[tuple[EventT, Any]]] = {}
     for event in events:
         message = event.message
         parsed = await _guarded(event, decode, message.value, record, LIMITS)
         if parsed is None:
+            continue
+        if keep is not None and not keep(parsed):
             continue
         if rekey_to is not None:
             target = place(parsed) if place is not None else None

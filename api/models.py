@@ -74,7 +74,7 @@ DriftResultOut = body_model(
     only=("event_id", "timestamp", "model_name", "model_version", "kind", "feature", "test",
           "statistic", "p_value", "p_value_adjusted", "effect", "severity", "drifted",
           "window_start_seq", "window_end_seq", "window_start_time", "window_end_time",
-          "reference_size", "current_size", "missing_share", "tests"),
+          "reference_size", "current_size", "missing_share", "tests", "sample_rate"),
     types={"tests": dict[str, TestOut]},
     descriptions={"tests": "Every test the registry ran on the window: name -> result."})
 

@@ -72,6 +72,8 @@ class MonitorConfig:
     #: a sharded model's source partitions: time windows close on the merged watermark (the
     #: earliest of their latest event times), once each has been heard from
     shard_partitions: frozenset[int] = frozenset()
+    #: the share of events monitored (sampling): published with each result
+    sample_rate: float = 1.0
 
     def __post_init__(self) -> None:
         if self.window_mode not in ("count", "time"):
@@ -481,7 +483,7 @@ class FeatureMonitor:
             tests={name: {key: _finite_or_none(value) if isinstance(value, float) else value
                           for key, value in r.to_dict().items()}
                    for name, r in feature.tests.items()},
-            late_events=late,
+            late_events=late, sample_rate=self.config.sample_rate,
             **self._common(head, bounds),
         )
 
@@ -504,6 +506,7 @@ class FeatureMonitor:
                    "threshold": {"statistic": _finite_or_none(found.threshold),
                                  "p_value": None},
                    "index": {"statistic": float(found.index), "p_value": None}},
+            sample_rate=self.config.sample_rate,
             **self._common(head, point),
         )
 

@@ -113,7 +113,9 @@ class DriftEvent(Event):
         FieldSpec("window_start_time", "timestamp"),
         FieldSpec("window_end_time", "timestamp"),
         FieldSpec("reference_size", "integer"),
-        FieldSpec("current_size", "integer"),
+        FieldSpec("current_size", "integer",
+                  description="Events in the window: the effective sample size when the "
+                  "model is sampled (sample_rate < 1)."),
         FieldSpec("effect", "number", required=False),
         FieldSpec("severity", "enum", choices=SEVERITIES, required=False, default="none"),
         FieldSpec("p_value_adjusted", "number", required=False),
@@ -128,6 +130,10 @@ class DriftEvent(Event):
         FieldSpec("late_events", "integer", required=False,
                   default=0,
                   description="Events that arrived after their event-time window closed."),
+        FieldSpec("sample_rate", "number", required=False, default=1.0,
+                  description="Share of the model's events monitored (a hash of event_id "
+                  "chooses them, DRIFT__MODELS.<model>.sample_rate); current_size is the "
+                  "effective sample size, the window's events that were in the sample."),
     )
     DESCRIPTION = "The result of one drift test on one closed window."
 

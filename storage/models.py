@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -68,9 +69,11 @@ class DriftResult(Base):
     window_start_time: Mapped[datetime] = mapped_column(UTCDateTime())
     window_end_time: Mapped[datetime] = mapped_column(UTCDateTime())
     reference_size: Mapped[int] = mapped_column(Integer)
-    current_size: Mapped[int] = mapped_column(Integer)
+    current_size: Mapped[int] = mapped_column(Integer)  # the effective sample size
     missing_share: Mapped[float | None] = mapped_column(Float)
     partition: Mapped[int | None] = mapped_column(Integer)
+    #: the share of the model's events monitored (deterministic sampling); 1.0: all of them
+    sample_rate: Mapped[float] = mapped_column(Float, server_default=text("1.0"), default=1.0)
     #: every test the registry ran: name -> {statistic, p_value, effect, drifted}
     tests: Mapped[Any | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

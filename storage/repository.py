@@ -72,6 +72,7 @@ def drift_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
             "missing_share": ev.missing_share,
             "partition": ev.partition,
             "tests": ev.tests,
+            "sample_rate": ev.sample_rate,
         })
     return rows
 

@@ -1,4 +1,5 @@
-"""Where a sharded model's events go, and the partials a shard hands its model's reducer.
+"""Where a sharded model's events go, which events a sampled model keeps, and the partials a
+shard hands its model's reducer.
 
 **Shards.** A model with ``shards = S`` (``DRIFT__MODELS.<model>.shards``) has its feature
 events spread over S partitions of ``features``: shard ``s`` of model ``m`` is partition
@@ -6,10 +7,14 @@ events spread over S partitions of ``features``: shard ``s`` of model ``m`` is p
 ``m`` (shard 0 is where an unsharded model lives), and an event's shard is a hash of its
 ``event_id``. Producers that know it send there directly with the key ``m|s``
 (:func:`placement`); an event that arrives elsewhere is re-sent to its shard once, like any
-event keyed by something else. Each shard's worker decodes and validates its events
+event keyed by something else. Each shard's worker decodes, validates and samples its events
 and publishes them, per batch, as one *partial* to ``feature-partials`` keyed by ``m`` — so
 one reducer (the worker that owns ``p(m)``) runs the model's windows, tests, alert hygiene and
 detectors on every shard's values, exactly as the unsharded monitor does on one partition's.
+
+**Sampling.** With ``sample_rate = r`` an event is monitored when the hash of its
+``event_id`` falls in the lowest share r of the hash range: the same events whatever worker,
+replay or shard sees them.
 """
 
 from __future__ import annotations
@@ -31,8 +36,15 @@ def _digest(event_id: str) -> bytes:
     return hashlib.blake2b(event_id.encode(), digest_size=16).digest()
 
 
+def sampled(event_id: str, rate: float) -> bool:
+    """Whether an event is in the sample of share ``rate`` (deterministic in ``event_id``)."""
+    if rate >= 1.0:
+        return True
+    return int.from_bytes(_digest(event_id)[:8], "big") < rate * _HALF
+
+
 def shard_of(event_id: str, shards: int) -> int:
-    """The shard of an event (a hash of its ``event_id``)."""
+    """The shard of an event (independent of whether it is sampled: other hash bits)."""
     if shards <= 1:
         return 0
     return int.from_bytes(_digest(event_id)[8:], "big") % shards
@@ -60,7 +72,7 @@ def shard_partitions(model: str, shards: int, partitions: int) -> frozenset[int]
 
 @dataclass(frozen=True)
 class Partial:
-    """One shard's validated events of one (model, version) from one batch, in
+    """One shard's validated (and sampled) events of one (model, version) from one batch, in
     their partition's offset order: enough for the reducer to rebuild the observations."""
 
     model: str

@@ -50,6 +50,8 @@ def test_page_sizes_must_be_consistent(monkeypatch):
     ("DRIFT__MODELS", '{"fraud": {"shards": 1000}}',
      "DRIFT__MODELS.fraud.shards is 1000, more than KAFKA__PARTITIONS"),
     ("DRIFT__SHARDS", "1000", "DRIFT__SHARDS is 1000, more than KAFKA__PARTITIONS"),
+    ("DRIFT__MODELS", '{"fraud": {"sample_rate": 0}}', "DRIFT__MODELS__FRAUD__SAMPLE_RATE"),
+    ("DRIFT__SAMPLE_RATE", "1.5", "DRIFT__SAMPLE_RATE"),
     ("RETRAIN__OVERRIDES", '{"fraud": {"daily_limit": -1}}',
      "RETRAIN__OVERRIDES__FRAUD__DAILY_LIMIT"),
     ("RETRAIN__OVERRIDES", '{"fraud": {"triggers": ["x"]}}', "RETRAIN__OVERRIDES__FRAUD__TRIGGERS"),

@@ -9,7 +9,7 @@ import numpy as np
 
 from cli.traffic import TrafficSpec, feature_events
 from monitors.drift_monitor import FeatureMonitor, MonitorConfig, Observation
-from streams.shards import Partial, shard_of
+from streams.shards import Partial, sampled, shard_of
 from tests.unit.monitors.test_drift_monitor import DictStore, head_of
 
 SPEC = TrafficSpec(numeric=("x", "y"), categorical=("c",), shifted=("x",), shift_at=2400,
@@ -107,11 +107,17 @@ def test_a_shards_batch_applied_twice_counts_once_and_count_windows_sum() -> Non
     assert len({e.window_start_seq for e in out if e.test == "ks"}) == 5
 
 
-def test_partials_round_trip_and_shards_spread_events() -> None:
+def test_partials_round_trip_and_sampling_is_deterministic() -> None:
     evs = events(2000)
     partial = Partial(model="m", version="1", partition=3, offsets=[1, 2],
                       timestamps=[evs[0]["timestamp"], evs[1]["timestamp"]],
                       origins=[None, (0, 7)], features=[evs[0]["features"], evs[1]["features"]])
     assert Partial.decode(partial.encode()) == partial
+    kept = [e["event_id"] for e in evs if sampled(e["event_id"], 0.25)]
+    assert kept == [e["event_id"] for e in evs if sampled(e["event_id"], 0.25)]
+    assert 0.2 < len(kept) / len(evs) < 0.3
+    # a smaller sample is inside a larger one: raising the rate only adds events
+    assert set(e for e in kept if sampled(e, 0.1)) == {e["event_id"] for e in evs
+                                                       if sampled(e["event_id"], 0.1)}
     shards = [shard_of(e["event_id"], 4) for e in evs]
     assert set(shards) == {0, 1, 2, 3} and max(shards.count(s) for s in range(4)) < 600
