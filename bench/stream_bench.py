@@ -13,7 +13,9 @@ of 1,000 events):
 * produce-to-drift-event latency, p50 and p99, at a steady rate below capacity
   (``--latency-rate``, default 2,000 events/s), measured first, on a quiet broker;
 * peak RSS of the worker after 100,000 events and at the end;
-* changelog bytes written per 1,000 events.
+* changelog bytes written per 1,000 events;
+* one hot model with ``shards=2`` on 1 worker and on 2 (``bench/shard_bench.py``): the
+  ratio, per-worker CPU, and what the per-shard CPU predicts for 8 workers.
 
 Prints a Markdown table; medians over ``--repeat`` runs of the consume phases.
 """
@@ -40,6 +42,7 @@ from aiokafka.structs import TopicPartition
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.shard_bench import shard_phase  # noqa: E402
 from cli.traffic import TrafficSpec, feature_events  # noqa: E402
 from settings import KafkaSettings, get_settings  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
@@ -279,6 +282,9 @@ async def main() -> None:
     parser.add_argument("--profile", type=Path, default=None, metavar="FILE",
                         help="record the worker with py-spy into FILE (collapsed stacks) and "
                         "print where its CPU went")
+    parser.add_argument("--shard-events", type=int, default=100_000,
+                        help="events of the sharding phase (one model, shards=2, 1 vs 2 workers)")
+    parser.add_argument("--skip-shards", action="store_true", help="leave out that phase")
     args = parser.parse_args()
 
     subprocess.run([DRIFTLINE, "stack", "up", "--only", "kafka,postgres"], check=True,  # noqa: S603
@@ -365,6 +371,12 @@ async def main() -> None:
     worker_rate = args.events / elapsed if elapsed else float("nan")
     print(f"driftline worker: {worker_rate:,.0f} events/s", file=sys.stderr)
     changelog = await changelog_bytes(bootstrap, f"{run}-feature-state-changelog")
+    shard_rows: list[str] = []
+    if not args.skip_shards:
+        print(f"sharding phase: one model, shards=2, {args.shard_events:,} events ...",
+              file=sys.stderr)
+        shard_rows = await shard_phase(bootstrap, env, args.shard_events, workdir, start_worker,
+                                       stop, cpu_seconds)
 
     print()
     print("| measure | value |\n|---|---|")
@@ -388,6 +400,7 @@ async def main() -> None:
           f"{changelog / (args.events / 1000):,.0f} |")
     print("| RSS along the run | "
           + ", ".join(f"{k:,}: {v / 1024:,.0f} MiB" for k, v in sorted(samples.items())) + " |")
+    print("\n".join(shard_rows))
     if args.profile:
         from bench.profile_summary import summarise
 
