@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,11 +97,13 @@ def shard_target(settings: Any, line: bytes, key: bytes) -> tuple[bytes, int | N
     if shards <= 1:
         return key, None
     event_id = orjson.loads(line).get("event_id")
-    if not isinstance(event_id, str):
-        return key, None
+    try:  # the worker hashes the id as it decodes it: canonical (lowercase, hyphenated)
+        canonical = str(uuid.UUID(event_id))
+    except (TypeError, ValueError, AttributeError):
+        return key, None  # the worker re-sends it if it lands elsewhere
     from streams.shards import placement
 
-    return placement(model, event_id, shards, settings.kafka.partitions)
+    return placement(model, canonical, shards, settings.kafka.partitions)
 
 
 @contextmanager

@@ -48,3 +48,21 @@ def test_a_stray_undecodable_line_is_a_bad_line_not_a_crash() -> None:
 
     key, reason = check_line(b'{"x": "\xff"}', None, None)
     assert key is None and reason == "not UTF-8 text (byte 0xff at position 7)"
+
+
+def test_a_sharded_models_lines_go_straight_to_their_shard() -> None:
+    """Replay sends a sharded model's event where the worker would put it (the shard of the
+    canonical event_id), an unsharded model's by its key alone."""
+    import orjson
+
+    from cli.replay import shard_target
+    from settings import Settings
+    from streams.shards import placement
+
+    settings = Settings(kafka={"partitions": 4}, drift={"models": {"hot": {"shards": 3}}})
+    event_id = "6F1C7A3E-1D2B-4C5D-8E9F-0A1B2C3D4E5F"
+    line = orjson.dumps({"event_id": event_id, "model_name": "hot"})
+    assert shard_target(settings, line, b"hot") == placement("hot", event_id.lower(), 3, 4)
+    assert shard_target(settings, line, b"cold") == (b"cold", None)
+    bad = orjson.dumps({"event_id": 7, "model_name": "hot"})
+    assert shard_target(settings, bad, b"hot") == (b"hot", None)
