@@ -121,3 +121,35 @@ def test_partials_round_trip_and_sampling_is_deterministic() -> None:
                                                        if sampled(e["event_id"], 0.1)}
     shards = [shard_of(e["event_id"], 4) for e in evs]
     assert set(shards) == {0, 1, 2, 3} and max(shards.count(s) for s in range(4)) < 600
+
+
+def test_a_partial_that_is_not_one_is_refused_with_a_reason() -> None:
+    import pytest
+
+    good = Partial(model="m", version="1", partition=0, offsets=[1, 2],
+                   timestamps=["2026-01-01T00:00:00+00:00"] * 2, origins=[None, None],
+                   features=[{"x": 1.0}, {"x": 2.0}]).encode()
+    for raw, reason in [
+        (b"not json", "not a partial"),
+        (b'{"format": "other"}', "not a partial of format"),
+        (good.replace(b'"offsets":[1,2]', b'"offsets":[2,1]'), "offsets not increasing"),
+        (good.replace(b'"offsets":[1,2]', b'"offsets":[1]'), "columns of different lengths"),
+        (good.replace(b'"model":"m",', b""), "malformed partial"),
+    ]:
+        with pytest.raises(ValueError, match=reason):
+            Partial.decode(raw)
+
+
+def test_a_sharded_heads_bookkeeping_is_bounded_by_its_partitions() -> None:
+    """Per shard partition: one applied offset and one watermark, whatever the stream's length."""
+    evs = events(4000)
+    store = DictStore()
+    monitor = FeatureMonitor(store, MonitorConfig(**TIME, shard_partitions=frozenset({0, 1, 2})))
+    parts = sharded(evs, shards=3)
+    for batch in merged_batches(parts, 200, np.random.default_rng(2)):
+        monitor.apply("m", "1", batch)
+    head = head_of(store)
+    assert head.seq == 4000
+    assert set(head.offsets) | {str(head.partition)} == {"0", "1", "2"}
+    assert set(head.watermarks) == {"0", "1", "2"}
+    assert len(head.windows) <= 2  # closed windows leave the head
