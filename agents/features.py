@@ -93,13 +93,17 @@ async def hand_over(model: str, version: str,
     """Publish a shard's events of (model, version) to the model's reducer and wait until
     the broker has them (the batch's offsets are committed after: a crash publishes them
     again, and the reducer skips offsets it has applied)."""
-    by_partition: dict[int, list[Observation]] = {}
+    by_partition: dict[int, dict[int, Observation]] = {}
     for _, obs in items:  # a worker may hold several of the model's shards
-        by_partition.setdefault(obs.partition, []).append(obs)
+        by_partition.setdefault(obs.partition, {})[obs.offset] = obs
     partials: list[list[Observation]] = []
     sizes = {(event.message.partition, event.message.offset): len(event.message.value or b"")
              for event, _ in items}
-    for rows in by_partition.values():
+    for by_offset in by_partition.values():
+        # a batch can hold a partition's messages twice, or restart lower, when faust or the
+        # offset guard sought back (a rebalance, a hole): one offset is one event, and a
+        # partial carries each once, in offset order, as the reducer requires
+        rows = [by_offset[offset] for offset in sorted(by_offset)]
         part: list[Observation] = []
         size = 0
         for obs in rows:

@@ -44,3 +44,4 @@ def test_a_smaller_sample_is_inside_a_larger_one() -> None:
     small = {i for i in ids if sampled(i, 0.1)}
     large = {i for i in ids if sampled(i, 0.25)}
     assert small < large and all(sampled(i, 1.0) for i in ids)
+
