@@ -51,12 +51,15 @@ def postgresql_url() -> Iterator[str]:
         pytest.fail("DATABASE__URL should name the stack's PostgreSQL; it is "
                     + stack_url.split(":")[0], pytrace=False)
     from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.pool import NullPool
 
     from storage.db import upgrade
 
     stack = make_url(stack_url)
     name = f"driftline_test_{int(time.time())}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(stack.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    # no pool: fault tests restart PostgreSQL, and a pooled connection would be dead by teardown
+    admin = create_engine(stack.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                          poolclass=NullPool)
     try:
         with admin.connect() as conn:
             for (old,) in conn.execute(text(

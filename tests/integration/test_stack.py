@@ -12,6 +12,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -118,7 +119,12 @@ async def produce_and_consume(bootstrap: str, topic: str) -> list[bytes]:
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-        assert topic in await admin.list_topics()
+        # a broker that has just started may answer the metadata request before it has
+        # applied the new topic's record from the KRaft log: wait for it, within a deadline
+        deadline = time.monotonic() + 30
+        while topic not in await admin.list_topics():
+            assert time.monotonic() < deadline, f"{topic} never listed"
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -209,6 +215,9 @@ def test_postgres_up_creates_role_and_database_is_idempotent_and_stops(stack: St
                            "inet_server_addr()::text").fetchone()
         assert row == ("driftline", "driftline", "127.0.0.1/32")
         conn.execute("CREATE TABLE it_probe (id int)")  # the role owns its database
+        # and may create others: the test suite makes a database of its own per run
+        assert conn.execute("SELECT rolcreatedb FROM pg_roles "
+                            "WHERE rolname = current_user").fetchone() == (True,)
 
     again = ok(stack.run("up", "--only", "postgres"))
     assert line(again, f"postgres  already running (pid {pid},")

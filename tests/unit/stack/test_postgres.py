@@ -48,6 +48,7 @@ def test_overrides_listen_on_quoted_loopback_only() -> None:
 
 def test_setup_sql_creates_role_and_database_only_when_missing() -> None:
     sql = pgcluster.SETUP_SQL
-    assert sql.count("\\gexec") == 2
+    assert sql.count("\\gexec") == 3
+    assert "ALTER ROLE %I CREATEDB" in sql  # the test suite makes a database per run
     assert "WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'driftline')" in sql
     assert "WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'driftline')" in sql
