@@ -191,9 +191,12 @@ def test_loop_keeps_the_champion_when_the_candidate_is_no_better(
     # learned from another sample of it (and is split by ids that include the test's random
     # model name), so now and then it is measurably worse — a CI run saw its log loss 17 %
     # above the champion's (lower bound 0.0196 > margin 0.0191) — and the regression guard
-    # rightly joins in; what must never fail here is anything else (holdout, drift, ...).
+    # rightly joins in; and now and then it is a little better by chance, above the margin
+    # but not significantly (a CI run: improvement passed, McNemar's p above alpha). Either
+    # way the gain is not shown; what must never fail here is anything else (holdout,
+    # drift, ...).
     failed = {name for name, c in decision["criteria"].items() if not c["passed"]}
-    assert "improvement" in failed, decision["criteria"]
+    assert failed & {"improvement", "significance"}, decision["criteria"]
     assert failed <= {"improvement", "significance", "no_significant_regression"}, \
         decision["criteria"]
     assert decision["reason"].startswith("rejected: ")

@@ -55,7 +55,16 @@ class Console:
         self.errors: list[str] = []
         page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
+        page.on("requestfailed", self._failed)
+
+    def _failed(self, request: Any) -> None:
+        # net::ERR_ABORTED is the page cancelling its own request because it navigated away
+        # (a CI run saw the favicon fetch cut short by the click on "sign out"): no fault of
+        # the server's. Any other failure (refused, reset, a 4xx/5xx the browser gives up on)
+        # is one.
+        reason = request.failure or ""
+        if "ERR_ABORTED" not in reason:
+            self.errors.append(f"failed: {request.url} ({reason})")
 
 
 def new_page(browser: Any) -> tuple[Any, Console]:
