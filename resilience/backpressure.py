@@ -162,13 +162,19 @@ async def hold(dependency: str, call: Callable[[], Awaitable[T]], *,
         if _generation != generation:
             raise Interrupted(f"held work for {dependency} given up: partitions revoked")
 
+    back = False
     try:
         result = await Retry(backoff).call_async(attempt, transient=transient,
                                                  on_retry=report, wait_hint=wait_hint,
                                                  sleep=pause)
+        back = True
     finally:
         if token in _waiting[dependency]:
             _waiting[dependency].discard(token)
             _set(dependency)
-            log.info("%s is back; %s resumes", dependency, agent or "the agent")
+            if back:
+                log.info("%s is back; %s resumes", dependency, agent or "the agent")
+            else:  # interrupted (a rebalance) or refused: not a sign the dependency is back
+                log.info("%s: %s stops holding its work for it", dependency,
+                         agent or "the agent")
     return result
