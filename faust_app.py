@@ -13,6 +13,7 @@ from settings import Settings, get_settings
 from storage.db import shared_engine
 from storage.pii import policy_for
 from streams.admin import client_options
+from streams.dropped import App
 
 
 def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
@@ -33,7 +34,8 @@ def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
 
 def create_app(settings: Settings) -> faust.App:
     (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    # streams.dropped.App: a rebalance does not wait for events it cleared from buffers
+    return App(
         settings.app_id,
         broker=settings.kafka.broker,
         broker_credentials=_credentials(settings),

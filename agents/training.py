@@ -285,5 +285,7 @@ async def _poll_job(info: dict[str, Any], request_id: str, now: datetime) -> int
 async def poll_training_jobs() -> None:
     try:
         await poll_once()
+    except backpressure.Interrupted:  # a rebalance: the next tick publishes what changed
+        log.info("polling training jobs: a held publish is left to the rebalance")
     except Exception:  # the next tick polls again; in-flight jobs are in the table
         log.exception("polling training jobs failed")

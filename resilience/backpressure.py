@@ -32,10 +32,16 @@ _waiting: dict[str, set[int | str]] = {name: set() for name in DEPENDENCIES}
 _next_token = 0
 
 
-class Interrupted(RuntimeError):
+class Interrupted(BaseException):
     """The worker's partitions are being reassigned: held work is given up *unacknowledged*
     (a rebalance waits for every agent to finish what it holds; the new owner reads it again
-    from the committed offset)."""
+    from the committed offset).
+
+    A BaseException, like ``asyncio.CancelledError``: the ``except Exception`` an agent keeps
+    for failures that are not outages (a row the database refuses, an evaluation that
+    crashes) must not catch it — that would dead-letter valid rows or publish a "failed"
+    promotion for an outage that merely met a rebalance. :func:`streams.gaps.process_batches`
+    catches it; a timer that holds catches it itself."""
 
 
 #: bumped when a rebalance starts: every hold started before gives up
@@ -156,13 +162,19 @@ async def hold(dependency: str, call: Callable[[], Awaitable[T]], *,
         if _generation != generation:
             raise Interrupted(f"held work for {dependency} given up: partitions revoked")
 
+    back = False
     try:
         result = await Retry(backoff).call_async(attempt, transient=transient,
                                                  on_retry=report, wait_hint=wait_hint,
                                                  sleep=pause)
+        back = True
     finally:
         if token in _waiting[dependency]:
             _waiting[dependency].discard(token)
             _set(dependency)
-            log.info("%s is back; %s resumes", dependency, agent or "the agent")
+            if back:
+                log.info("%s is back; %s resumes", dependency, agent or "the agent")
+            else:  # interrupted (a rebalance) or refused: not a sign the dependency is back
+                log.info("%s: %s stops holding its work for it", dependency,
+                         agent or "the agent")
     return result

@@ -19,10 +19,7 @@ pytestmark = pytest.mark.integration
 PARTITIONS = 4
 ENV = {"DRIFT__REFERENCE_SIZE": "1000", "DRIFT__WINDOW_MODE": "time",
        "DRIFT__WINDOW_SECONDS": "100", "DRIFT__ALLOWED_LATENESS_SECONDS": "0",
-       "DRIFT__DETECTORS": "[]",
-       # the monitor is under test, not the loop: no retrain request, so no training job
-       # waits for a trainer that is not running here while the group rebalances
-       "RETRAIN__DAILY_LIMIT": "0"}
+       "DRIFT__DETECTORS": "[]"}
 
 
 def send(broker: str, topic: str, items: list[tuple[bytes, bytes, int | None]]) -> None:
