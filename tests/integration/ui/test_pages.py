@@ -95,11 +95,8 @@ def test_the_model_page_shows_drift_performance_and_the_loop(ui_client, ui_keys,
 def test_estimated_performance_is_drawn_when_its_rows_exist(ui_client, ui_keys, store, unique) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from storage.models import PerformanceMetric
     from tests.integration.ui.history import seed_history
 
-    if not hasattr(PerformanceMetric, "estimated"):
-        pytest.skip("performance_metrics has no estimated column on this branch yet")
     name = f"{unique}-estimated"
     seed_history(store.engine, name, datetime.now(UTC) - timedelta(hours=1), estimated=True)
     sign_in(ui_client, ui_keys.viewer)
