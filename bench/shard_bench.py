@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
+from bench.produce import produce
 from cli.traffic import TrafficSpec, feature_events
 from settings import KafkaSettings
 from streams.admin import ensure_topics
@@ -52,22 +53,6 @@ def shard_payloads(spec: TrafficSpec, n: int) -> list[tuple[bytes, bytes, int]]:
         key, partition = placement(MODEL, event["event_id"], 2, PARTITIONS)
         out.append((key, orjson.dumps(event), partition))
     return out
-
-
-async def _produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes, int]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all",
-                                max_batch_size=256 * 1024)
-    await producer.start()
-    try:
-        pending = []
-        for key, value, partition in items:
-            pending.append(await producer.send(topic, key=key, value=value, partition=partition))
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
 
 
 async def _group(admin: AIOKafkaAdminClient, group: str) -> tuple[str, int]:
@@ -115,7 +100,7 @@ async def shard_run(bootstrap: str, base_env: dict[str, str], workers: int, n: i
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                 raise SystemExit(f"shard phase: the workers did not settle; see {workdir}")
             await asyncio.sleep(0.5)
-        producing = asyncio.create_task(_produce(bootstrap, features, items))
+        producing = asyncio.create_task(produce(bootstrap, features, items))
         started = None
         cpu_start = [0.0] * workers
         done = {}

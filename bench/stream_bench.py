@@ -35,13 +35,14 @@ import uuid
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.produce import produce  # noqa: E402
 from bench.shard_bench import shard_phase  # noqa: E402
 from cli.traffic import TrafficSpec, feature_events  # noqa: E402
 from settings import KafkaSettings, get_settings  # noqa: E402
@@ -66,31 +67,6 @@ def payloads(models: list[str], n: int, first: int = 0) -> list[tuple[bytes, byt
         for model, event in zip(models, group, strict=True):
             out.append((model.encode(), orjson.dumps(event)))
     return out
-
-
-async def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]],
-                  rate: float | None = None) -> list[float]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all",
-                                max_batch_size=256 * 1024)
-    await producer.start()
-    sent_at = []
-    try:
-        started = time.monotonic()
-        pending = []
-        for i, (key, value) in enumerate(items):
-            pending.append(await producer.send(topic, key=key, value=value))
-            sent_at.append(time.time())
-            if rate is not None:
-                ahead = (i + 1) / rate - (time.monotonic() - started)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-    return sent_at
 
 
 async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
