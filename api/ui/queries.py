@@ -235,18 +235,15 @@ def model_history(engine: Engine, model: str) -> ModelHistory | None:
     with Session(engine) as session:
         heat = heatmap(session, model)
         perf = performance(session, model)
-        n = NotificationRow
-        alerts = list(session.scalars(select(n).where(n.model_name == model)
-                                      .order_by(n.decided_at.desc()).limit(LIST_ROWS)))
-        r = RetrainRequestRow
-        requests = list(session.scalars(select(r).where(r.model_name == model)
-                                        .order_by(r.timestamp.desc()).limit(LIST_ROWS)))
-        j = RetrainJobRow
-        jobs = list(session.scalars(select(j).where(j.model_name == model)
-                                    .order_by(j.updated_at.desc()).limit(LIST_ROWS)))
-        pr = PromotionDecisionRow
-        promotions = list(session.scalars(select(pr).where(pr.model_name == model)
-                                          .order_by(pr.timestamp.desc()).limit(LIST_ROWS)))
+
+        def newest(row: Any, when: Any) -> list[Any]:
+            return list(session.scalars(select(row).where(row.model_name == model)
+                                        .order_by(when.desc()).limit(LIST_ROWS)))
+
+        alerts = newest(NotificationRow, NotificationRow.decided_at)
+        requests = newest(RetrainRequestRow, RetrainRequestRow.timestamp)
+        jobs = newest(RetrainJobRow, RetrainJobRow.updated_at)
+        promotions = newest(PromotionDecisionRow, PromotionDecisionRow.timestamp)
         versions = sorted(set(session.scalars(
             select(DriftResult.model_version).where(DriftResult.model_name == model)
             .group_by(DriftResult.model_version))))
