@@ -57,6 +57,18 @@ shapes = st.sampled_from(["normal", "shifted", "ties", "constant", "rounded"])
 
 
 @pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3_000), st.integers(1, 3_000), shapes, shapes)
+def test_exact_path_is_scipy_to_the_bit(seed: int, n1: int, n2: int, shape1: str,
+                                        shape2: str) -> None:
+    # the exact branch calls scipy's own p-value helper with our statistic: bit-equal, not close
+    rng = np.random.default_rng(seed)
+    a, b = np.sort(_draw(rng, shape1, n1)), np.sort(_draw(rng, shape2, n2))
+    expected = stats.ks_2samp(a, b, method="auto")
+    assert kolmogorov.ks_2samp(a, b) == (float(expected.statistic), float(expected.pvalue))
+
+
+@pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
 @settings(max_examples=60, deadline=None)
 @given(
     st.integers(0, 2**32 - 1),
