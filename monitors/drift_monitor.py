@@ -71,8 +71,8 @@ class MonitorConfig:
     detector_budget: float = 1.0
     #: numeric features whose per-window mean and variance are published as metrics
     metric_features: tuple[str, ...] = ()
-    #: a sharded model's source partitions: time windows close on the merged watermark (the
-    #: earliest of their latest event times), once each has been heard from
+    #: a sharded model's source partitions: its events are applied in merged event-time order,
+    #: each once every one of them has been heard from past it (monitors/staging.py)
     shard_partitions: frozenset[int] = frozenset()
     #: the share of events monitored (sampling): published with each result
     sample_rate: float = 1.0
@@ -182,7 +182,9 @@ class FeatureMonitor:
             return out
         self._delete_stale(head)
         admitted = self._admit(head, fresh)
-        if self.config.shard_partitions:  # in merged event-time order, not as they came
+        # a sharded model's in merged event-time order, not as they came (and what a model no
+        # longer sharded had staged, before its new events)
+        if self.config.shard_partitions or head.staged:
             admitted = self._staging.release(head, admitted)
         self._feed(head, admitted, out)
         out.detector_resets += self.detector_resets
@@ -429,7 +431,7 @@ class FeatureMonitor:
     def _run_detectors(self, head: ModelHead, observations: Sequence[Observation],
                        columns: Columns, monitored: Sequence[tuple[int, int]],
                        ) -> list[DriftEvent]:
-        """Feed this batch's values, in arrival order, to the online detectors."""
+        """Feed this batch's values, in the order applied, to the online detectors."""
         if head.detectors is None or not monitored:
             return []
         key = head_key(self.ns, head.model, head.version)

@@ -42,6 +42,8 @@ CHUNK_BYTES = 512 * 1024
 
 #: (timestamp, partition, offset): timestamps are canonical UTC and compare as strings
 MergeKey = tuple[str, int, int]
+#: sorts after every timestamp
+LAST = "\uffff"
 
 
 class _Store(Protocol):  # monitors.drift_monitor.StateStore, without importing it back
@@ -57,13 +59,15 @@ def merge_key(obs: Observation) -> MergeKey:
 def frontier(head: ModelHead, shards: Set[int]) -> MergeKey | None:
     """The key everything a shard partition can still send sorts after (None while one has
     not been heard from)."""
+    if not shards:  # no longer sharded (reconfigured): nothing is waited for
+        return (LAST, 0, 0)
     marks = []
     for partition in shards:
         heard = head.watermarks.get(str(partition))
         if heard is None:
             return None
         marks.append((heard, partition, head.applied(partition)))
-    return min(marks) if marks else None
+    return min(marks)
 
 
 def staged_events(head: ModelHead) -> int:

@@ -326,3 +326,21 @@ def test_a_head_written_before_staging_decodes_with_nothing_staged() -> None:
     header = orjson.dumps(data)
     old = ModelHead.decode(struct.pack("<I", len(header)) + header + raw[4 + length:])
     assert old.seq == 7 and old.staged == [] and old.released == [] and staged_events(old) == 0
+
+
+def test_a_model_no_longer_sharded_applies_what_it_had_staged_first() -> None:
+    evs = events(1000)
+    parts = sharded(evs)
+    store = DictStore()
+    FeatureMonitor(store, MonitorConfig(**COUNT, shard_partitions=frozenset({0, 1}))).apply(
+        "m", "1", parts[0][:300])
+    assert staged_events(head_of(store)) == 300
+    unsharded = FeatureMonitor(store, MonitorConfig(**COUNT))
+    later = Observation(offset=0, partition=3, timestamp="2099-01-01T00:00:00+00:00",
+                        features={})
+    unsharded.apply("m", "1", [later])
+    head = head_of(store)
+    assert head.seq == 301 and staged_events(head) == 0 and head.staged_stale
+    unsharded.apply("m", "1", [Observation(offset=1, partition=3, features={},
+                                           timestamp="2099-01-01T00:00:01+00:00")])
+    assert not [k for k in store.data if k.startswith(b"fs|")]
