@@ -142,22 +142,30 @@ class Staging:
 
 
 def encode(observations: Sequence[Observation]) -> bytes:
+    """Exact values, but each distinct list of feature names once (not once per event)."""
+    names: dict[tuple[str, ...], int] = {}
+    shapes, values = [], []
+    for obs in observations:
+        shapes.append(names.setdefault(tuple(obs.features), len(names)))
+        values.append(list(obs.features.values()))
     return orjson.dumps({
         "offsets": [o.offset for o in observations],
         "partitions": [o.partition for o in observations],
         "timestamps": [o.timestamp for o in observations],
         "origins": [list(o.origin) if o.origin is not None else None for o in observations],
-        "features": [o.features for o in observations],
+        "names": list(names), "shapes": shapes, "values": values,
     })
 
 
 def decode(raw: bytes) -> list[Observation]:
     data: dict[str, Any] = orjson.loads(raw)
+    names = data["names"]
     return [Observation(offset=offset, partition=partition, timestamp=timestamp,
-                        features=features, origin=tuple(origin) if origin is not None else None)
-            for offset, partition, timestamp, origin, features in zip(
+                        features=dict(zip(names[shape], row, strict=True)),
+                        origin=tuple(origin) if origin is not None else None)
+            for offset, partition, timestamp, origin, shape, row in zip(
                 data["offsets"], data["partitions"], data["timestamps"], data["origins"],
-                data["features"], strict=True)]
+                data["shapes"], data["values"], strict=True)]
 
 
 def _split(observations: Sequence[Observation],

@@ -344,3 +344,19 @@ def test_a_model_no_longer_sharded_applies_what_it_had_staged_first() -> None:
     unsharded.apply("m", "1", [Observation(offset=1, partition=3, features={},
                                            timestamp="2099-01-01T00:00:01+00:00")])
     assert not [k for k in store.data if k.startswith(b"fs|")]
+
+
+def test_staged_observations_round_trip_exactly() -> None:
+    from monitors.staging import decode, encode
+
+    obs = [Observation(offset=3, partition=1, timestamp="2026-01-01T00:00:00+00:00",
+                       features={"x": 0.1 + 0.2, "n": 3, "c": "a", "gone": None}),
+           Observation(offset=4, partition=1, timestamp="2026-01-01T00:00:01+00:00",
+                       features={"c": True, "x": 1e-300}, origin=(0, 17)),
+           Observation(offset=5, partition=1, timestamp="2026-01-01T00:00:02+00:00",
+                       features={})]
+    back = decode(encode(obs))
+    assert back == obs
+    assert [list(o.features) for o in back] == [list(o.features) for o in obs]  # and in order
+    assert [type(v) for o in back for v in o.features.values()] == [
+        type(v) for o in obs for v in o.features.values()]
