@@ -192,16 +192,20 @@ def test_count_windows_detectors_and_reference_sharded_decide_as_unsharded_exact
     # the case is worth testing: windows drift, alerts fire, and the online detectors fire
     assert {"data_drift", "detector_alarm"} <= kinds and expected["alerts"]
     assert any(e["drifted"] for e in expected["drift"] if e["kind"] == "data_drift")
-    for shards, seed, batch in [(2, 1, 40), (2, 2, 300), (3, 3, 120), (3, 4, 7)]:
+    for shards, seed, batch, per_apply in [(2, 1, 40, 1), (2, 2, 300, 1), (3, 3, 120, 1),
+                                           (3, 4, 7, 1), (3, 5, 60, 4)]:
         parts = sharded(evs, shards)
         monitor = FeatureMonitor(DictStore(), MonitorConfig(
             **COUNT, shard_partitions=frozenset(range(shards))))
         rng = np.random.default_rng(seed)
-        outputs = [monitor.apply("m", "1", b) for b in merged_batches(parts, batch, rng)]
+        partials = merged_batches(parts, batch, rng)
+        # a reducer's batch holds several partials, of one shard or several
+        batches = [sum(partials[i:i + per_apply], []) for i in range(0, len(partials), per_apply)]
+        outputs = [monitor.apply("m", "1", b) for b in batches]
         # the last events wait for a shard to pass them; one more event on each releases them
         outputs.extend(monitor.apply("m", "1", [tail]) for tail in tails(parts))
         got = outcome(outputs)
-        assert got == expected, (shards, seed, batch)
+        assert got == expected, (shards, seed, batch, per_apply)
 
 
 def tails(parts):
