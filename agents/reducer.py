@@ -5,8 +5,8 @@ Partials are keyed by model, so one worker reduces each model (the one that owns
 home partition, where its references and state live too: ``feature-partials`` has as many
 partitions as ``features``, and faust assigns co-partitioned topics together). The monitor
 keeps the highest offset applied per shard partition, so a partial a crashed shard published
-again is applied once; count windows close on the summed count, time windows on the merged
-watermark (monitors/drift_monitor.py).
+again is applied once, and applies events in merged event-time order, not in the order their
+partials arrive (monitors/staging.py): the model decides as an unsharded one would.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ PARTIALS_PER_BATCH = 50
 
 
 def observations(partials: Items) -> list[Observation]:
-    """The events of ``partials``, in the order the reducer received them."""
+    """The events of ``partials``, in the order the reducer received them (the monitor puts
+    them in event-time order)."""
     return [Observation(offset=offset, partition=partial.partition, timestamp=timestamp,
                         features=features, origin=origin)
             for _, partial in partials

@@ -27,6 +27,7 @@ from drift.detectors import Detection, OnlineDetectors, reference_sample
 from drift.hygiene import AlertPolicy, AlertState, step
 from monitors import detector_state
 from monitors.columns import Columns, category_text, is_number
+from monitors.staging import Staging
 from monitors.state import (
     Chunk,
     ModelHead,
@@ -36,6 +37,7 @@ from monitors.state import (
     head_key,
     reference_key,
 )
+from monitors.state import Observation as Observation  # its home before staging stored it
 from schemas.events import DriftEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
 
@@ -69,8 +71,8 @@ class MonitorConfig:
     detector_budget: float = 1.0
     #: numeric features whose per-window mean and variance are published as metrics
     metric_features: tuple[str, ...] = ()
-    #: a sharded model's source partitions: time windows close on the merged watermark (the
-    #: earliest of their latest event times), once each has been heard from
+    #: a sharded model's source partitions: its events are applied in merged event-time order,
+    #: each once every one of them has been heard from past it (monitors/staging.py)
     shard_partitions: frozenset[int] = frozenset()
     #: the share of events monitored (sampling): published with each result
     sample_rate: float = 1.0
@@ -78,18 +80,6 @@ class MonitorConfig:
     def __post_init__(self) -> None:
         if self.window_mode not in ("count", "time"):
             raise ValueError(f"window_mode must be 'count' or 'time', got {self.window_mode!r}")
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One validated event with where it came from; ``timestamp`` is ISO-8601 in UTC."""
-
-    offset: int
-    partition: int
-    timestamp: str
-    features: Mapping[str, Any]
-    #: (partition, offset) of the original when this is a copy re-sent under the model's key
-    origin: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +167,7 @@ class FeatureMonitor:
         self.ns = config.namespace
         #: detector states found unreadable and started afresh (the agent counts them)
         self.detector_resets = 0
+        self._staging = Staging(store, self.ns, config.shard_partitions)
 
     # -- public -----------------------------------------------------------------------------
     def apply(self, model: str, version: str, batch: Sequence[Observation]) -> MonitorOutput:
@@ -190,12 +181,21 @@ class FeatureMonitor:
         if not fresh:
             return out
         self._delete_stale(head)
-        reference: list[Observation] = []  # reference events of this batch, until frozen
-        pending: dict[int, list[int]] = {}  # open window -> its rows of ``columns``
-        monitored: list[tuple[int, int]] = []  # (seq, row) online detectors see, in order
-        columns: Columns | None = None  # the batch's values from the first monitored event
-        first = 0
-        for position, obs in enumerate(fresh):
+        admitted = self._admit(head, fresh)
+        # a sharded model's in merged event-time order, not as they came (and what a model no
+        # longer sharded had staged, before its new events)
+        if self.config.shard_partitions or head.staged:
+            admitted = self._staging.release(head, admitted)
+        self._feed(head, admitted, out)
+        out.detector_resets += self.detector_resets
+        self.detector_resets = 0
+        self.store.set(key, head.encode())
+        return out
+
+    def _admit(self, head: ModelHead, fresh: Sequence[Observation]) -> list[Observation]:
+        """Mark ``fresh`` applied; return it without what was counted already."""
+        admitted = []
+        for obs in fresh:
             if obs.offset <= head.applied(obs.partition):
                 continue  # a reducer's batch may hold a shard's replayed events twice
             head.mark_applied(obs.partition, obs.offset)
@@ -210,6 +210,18 @@ class FeatureMonitor:
                     head.duplicate_copies += 1
                     continue
                 head.rerouted[source] = source_offset
+            admitted.append(obs)
+        return admitted
+
+    def _feed(self, head: ModelHead, observations: Sequence[Observation],
+              out: MonitorOutput) -> None:
+        """Apply admitted observations in order: reference, windows, detectors."""
+        reference: list[Observation] = []  # reference events of this batch, until frozen
+        pending: dict[int, list[int]] = {}  # open window -> its rows of ``columns``
+        monitored: list[tuple[int, int]] = []  # (seq, row) online detectors see, in order
+        columns: Columns | None = None  # the batch's values from the first monitored event
+        first = 0
+        for position, obs in enumerate(observations):
             seq = head.seq
             head.seq += 1
             if head.phase == "reference":
@@ -221,7 +233,7 @@ class FeatureMonitor:
                 continue
             if columns is None:  # kinds are frozen from here to the end of the batch
                 first = position
-                columns = Columns.build([o.features for o in fresh[first:]], head.kinds)
+                columns = Columns.build([o.features for o in observations[first:]], head.kinds)
             row = position - first
             monitored.append((seq, row))
             index = self._assign(head, obs)
@@ -231,9 +243,6 @@ class FeatureMonitor:
             pending.setdefault(index, []).append(row)
             head.windows[str(index)].add(seq, obs.offset, obs.timestamp)
             head.max_time = max(head.max_time, obs.timestamp)
-            if self.config.shard_partitions:
-                where = str(obs.partition)
-                head.watermarks[where] = max(head.watermarks.get(where, ""), obs.timestamp)
             for closing in self._closable(head):
                 out.extend(self._close_window(head, closing, columns, pending.pop(closing, [])))
         if reference:
@@ -241,11 +250,8 @@ class FeatureMonitor:
         if columns is not None:
             for index, rows in pending.items():
                 self._write_chunk(head, index, self._window_chunk(head, columns, rows))
-            out.drift_events.extend(self._run_detectors(head, fresh[first:], columns, monitored))
-        out.detector_resets += self.detector_resets
-        self.detector_resets = 0
-        self.store.set(key, head.encode())
-        return out
+            out.drift_events.extend(self._run_detectors(head, observations[first:], columns,
+                                                        monitored))
 
     def set_reference(self, model: str, version: str, partition: int,
                       profiles: Mapping[str, drift.Profile], reference_id: str) -> bool:
@@ -273,6 +279,7 @@ class FeatureMonitor:
             return
         head = ModelHead.decode(raw_head)
         self._delete_stale(head)
+        self._staging.forget(head)
         for bounds in [head.reference, *head.windows.values()]:
             for n in range(bounds.chunks):
                 self.store.delete(chunk_key(self.ns, model, version, bounds.index, n))
@@ -300,10 +307,9 @@ class FeatureMonitor:
     def _closable(self, head: ModelHead) -> list[int]:
         if self.config.window_mode == "count":
             return [int(k) for k, w in head.windows.items() if w.size >= self.config.window_size]
+        # a sharded model's observations come in merged event-time order, released up to the
+        # merged watermark (monitors/staging.py): its latest is the unsharded model's too
         latest = head.max_time
-        if self.config.shard_partitions:  # the merged watermark: every shard must be past it
-            heard = [head.watermarks.get(str(p), "") for p in self.config.shard_partitions]
-            latest = "" if "" in heard else min(heard)
         if not latest:
             return []
         watermark = datetime.fromisoformat(latest) - timedelta(
@@ -345,6 +351,7 @@ class FeatureMonitor:
             for n in range(count):
                 self.store.delete(chunk_key(self.ns, head.model, head.version, window, n))
         head.stale = []
+        self._staging.delete_released(head)
 
     # -- reference --------------------------------------------------------------------------
     def _freeze_reference(self, head: ModelHead, pending: Sequence[Observation]) -> None:
@@ -424,7 +431,7 @@ class FeatureMonitor:
     def _run_detectors(self, head: ModelHead, observations: Sequence[Observation],
                        columns: Columns, monitored: Sequence[tuple[int, int]],
                        ) -> list[DriftEvent]:
-        """Feed this batch's values, in arrival order, to the online detectors."""
+        """Feed this batch's values, in the order applied, to the online detectors."""
         if head.detectors is None or not monitored:
             return []
         key = head_key(self.ns, head.model, head.version)

@@ -7,7 +7,10 @@ State per (model, version) is split so that a batch writes only what it adds:
   replayed batch a no-op;
 * **chunks** (``c|…|window|n``): the raw values one batch added to an open window, written
   once and deleted after the window closed;
-* the frozen **reference** (``r|…``): profiles per feature, written once.
+* the frozen **reference** (``r|…``): profiles per feature, written once;
+* for a sharded model, **staged** observations (``s|…|n``): events the reducer has received
+  but not yet applied, because a shard that is behind may still send earlier ones
+  (``monitors/staging.py``); written once, deleted once every one of them was released.
 
 Changelog bytes per event are therefore about the event's own values, and memory per
 (model, version) is bounded by the reference and window sizes, not by stream length.
@@ -40,8 +43,24 @@ def chunk_key(ns: str, model: str, version: str, window: int, chunk: int) -> byt
     return f"{ns}c{SEP}{model}{SEP}{version}{SEP}{window}{SEP}{chunk}".encode()
 
 
+def staged_key(ns: str, model: str, version: str, chunk: int) -> bytes:
+    return f"{ns}s{SEP}{model}{SEP}{version}{SEP}{chunk}".encode()
+
+
 def versions_key(ns: str, model: str) -> bytes:
     return f"{ns}v{SEP}{model}".encode()
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One validated event with where it came from; ``timestamp`` is ISO-8601 in UTC."""
+
+    offset: int
+    partition: int
+    timestamp: str
+    features: Mapping[str, Any]
+    #: (partition, offset) of the original when this is a copy re-sent under the model's key
+    origin: tuple[int, int] | None = None
 
 
 @dataclass
@@ -98,10 +117,21 @@ class ModelHead:
     rerouted: dict[str, int] = field(default_factory=dict)
     duplicate_copies: int = 0
     #: a sharded model's reducer sees several source partitions: the highest offset applied
-    #: from each one other than ``partition`` (whose is ``last_offset``), and, for time
-    #: windows, the latest event time from each (the merged watermark is their minimum)
+    #: (staged, for a sharded model) from each one other than ``partition`` (whose is
+    #: ``last_offset``), and the latest event time heard from each (the merged watermark is
+    #: their minimum)
     offsets: dict[str, int] = field(default_factory=dict)
     watermarks: dict[str, str] = field(default_factory=dict)
+    #: a sharded model's staged chunks not yet wholly released, each as [chunk number, number
+    #: of its events still staged, earliest timestamp among them]; an old head has none
+    staged: list[list[Any]] = field(default_factory=list)
+    next_staged: int = 0  # the number the next staged chunk gets (numbers are not reused)
+    #: the merge key (timestamp, partition, offset) of the last observation released in
+    #: event-time order; [] before the first
+    released: list[Any] = field(default_factory=list)
+    #: staged chunks wholly released by the last batch, deleted at the start of the next one
+    #: (like ``stale``)
+    staged_stale: list[int] = field(default_factory=list)
     detectors: bytes | None = None  # pickled OnlineDetectors, opaque here
 
     def applied(self, partition: int) -> int:

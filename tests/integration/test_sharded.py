@@ -1,6 +1,8 @@
 """One hot model over several workers (DRIFT__MODELS.<model>.shards): a shard worker killed
 without warning loses and double counts nothing, and the sharded model decides as an unsharded
-one on the same events (time windows, closed on the merged watermark)."""
+one on the same events — time windows, and count windows with the online detectors on (the
+reducer applies events in merged event-time order, whatever order the shards' partials come
+in)."""
 
 from __future__ import annotations
 
@@ -10,16 +12,25 @@ import orjson
 import pytest
 
 from cli.traffic import TrafficSpec, feature_events
+from monitors.staging import staged_events
 from monitors.state import ModelHead
 from streams.shards import placement
-from tests.integration.conftest import consume, wait_for_changelog
-from tests.integration.test_streaming import window_results
+from tests.integration.conftest import consume, read_to_end, wait_for_changelog
+from tests.integration.test_streaming import decoded, window_results
 
 pytestmark = pytest.mark.integration
 PARTITIONS = 4
 ENV = {"DRIFT__REFERENCE_SIZE": "1000", "DRIFT__WINDOW_MODE": "time",
        "DRIFT__WINDOW_SECONDS": "100", "DRIFT__ALLOWED_LATENESS_SECONDS": "0",
        "DRIFT__DETECTORS": "[]"}
+#: models with count windows and both online detectors (c1's x shifts), next to the time ones
+COUNT_MODELS = ["c0", "c1"]
+COUNT = {"window_mode": "count", "window_size": 500, "detectors": ["adwin", "page_hinkley"]}
+
+
+def count_models(prefix: str) -> dict[str, str]:
+    return {"DRIFT__MODELS": orjson.dumps(
+        {f"{prefix}-{m}": COUNT for m in COUNT_MODELS}).decode()}
 
 
 def send(broker: str, topic: str, items: list[tuple[bytes, bytes, int | None]]) -> None:
@@ -72,31 +83,47 @@ def interleave(streams, start, stop):
 
 def comparable(results):
     return sorted((e["model_name"].split("-", 1)[1], e["feature"], e["window_start_time"],
-                   e["current_size"], round(e["statistic"], 9), e["drifted"], e["alert"])
-                  for e in results)
+                   e["window_end_time"], e["window_start_seq"], e["current_size"],
+                   round(e["statistic"], 9), e["drifted"], e["alert"]) for e in results)
+
+
+def alarms(messages, before):
+    """Online detectors' alarms at events before the ``before``-th: a sharded model's last
+    events wait for every shard to pass them."""
+    return sorted((e["model_name"].split("-", 1)[1], e["feature"], e["test"], e["timestamp"],
+                   e["window_start_seq"], e["current_size"], round(e["statistic"], 9))
+                  for e in decoded(messages).values()
+                  if e["kind"] == "detector_alarm" and e["window_start_seq"] < before)
 
 
 def heads_in(state, prefix, models, seq):
-    return all(k in state and ModelHead.decode(state[k]).seq >= seq
+    """Every model's head has taken ``seq`` events (applied, or waiting for the shards)."""
+    return all(k in state and received(ModelHead.decode(state[k])) >= seq
                for k in (f"fh|{prefix}-{m}|1".encode() for m in models))
+
+
+def received(head: ModelHead) -> int:
+    return head.seq + staged_events(head)
 
 
 def test_a_killed_shard_worker_loses_nothing_and_decisions_match_unsharded(
         worker_factory, broker, unique):
-    models = [f"m{i}" for i in range(4)]
-    expected = 4 * 4 * 3  # models x windows [100 s, 500 s) x features
+    models = [f"m{i}" for i in range(4)] + COUNT_MODELS
+    # time models x windows [100 s, 500 s) x features, and count models x 8 windows of 500
+    # after the reference of 1,000 x features
+    expected = 4 * 4 * 3 + 2 * 8 * 3
     sharded = f"{unique}"
-    env = {**ENV, "DRIFT__SHARDS": "2", "KAFKA__PARTITIONS": str(PARTITIONS)}
+    env = {**ENV, "DRIFT__SHARDS": "2", "KAFKA__PARTITIONS": str(PARTITIONS),
+           **count_models(sharded)}
     streams = traffic(models, sharded, shards=2)
     first = worker_factory(**env)
     second = worker_factory(**env)
     topic = f"{sharded}-features"
-    # the references first (the first 1,000 events of each model, whichever shard they are on)
+    # the references first (the first 1,000 events of each model, whichever shard they are on;
+    # the last ones wait in the reducer's table until both shards are past them)
     send(broker, topic, interleave(streams, 0, 1000))
-    wait_for_changelog(broker, sharded, lambda s: all(
-        ModelHead.decode(s[k]).phase == "monitoring" for k in
-        (f"fh|{sharded}-{m}|1".encode() for m in models) if k in s) and heads_in(
-            s, sharded, models, 1000), timeout=120)
+    wait_for_changelog(broker, sharded, lambda s: heads_in(s, sharded, models, 1000),
+                       timeout=120)
     send(broker, topic, interleave(streams, 1000, 3000))
     consume(broker, f"{sharded}-drift-events", lambda m: len(window_results(m)) >= 12,
             timeout=180)
@@ -107,19 +134,24 @@ def test_a_killed_shard_worker_loses_nothing_and_decisions_match_unsharded(
     assert first.alive
     windows = {(e["model_name"], e["window_start_time"], e["feature"]) for e in results}
     assert len(results) == expected, (len(results), sorted(windows))
-    assert {e["current_size"] for e in results} == {1000}  # 100 s of 10 events/s, all of them
+    # 100 s of 10 events/s, all of them; 500 events
+    assert {e["current_size"] for e in results} == {1000, 500}
     state = wait_for_changelog(broker, sharded, lambda s: heads_in(s, sharded, models, 5100),
                                timeout=120)
     for model in models:
         head = ModelHead.decode(state[f"fh|{sharded}-{model}|1".encode()])
-        assert head.seq == 5100, (model, head.seq)  # each event once, whoever re-sent it
+        # each event once, whoever re-sent it; what waits is the last ones, past the windows
+        assert received(head) == 5100 and head.seq >= 5000, (model, head.seq)
         assert head.late_events == 0
         assert head.rerouted  # the events keyed by the model alone came through a re-send
+    # the heads are committed after their outputs were acknowledged: all of them are there
+    sharded_alarms = alarms(read_to_end(broker, f"{sharded}-drift-events"), 5000)
 
     # one unsharded worker on the same events
     solo = f"{unique}u"
     plain = traffic(models, solo, shards=1)
-    worker = worker_factory(APP_ID=solo, KAFKA__TOPICS__PREFIX=f"{solo}-", **ENV)
+    worker = worker_factory(APP_ID=solo, KAFKA__TOPICS__PREFIX=f"{solo}-", **ENV,
+                            **count_models(solo))
     send(broker, f"{solo}-features", interleave(plain, 0, 1000))
     wait_for_changelog(broker, solo, lambda s: heads_in(s, solo, models, 1000), timeout=120)
     send(broker, f"{solo}-features", interleave(plain, 1000, 5100))
@@ -127,4 +159,9 @@ def test_a_killed_shard_worker_loses_nothing_and_decisions_match_unsharded(
                                        lambda m: len(window_results(m)) >= expected, timeout=300))
     assert worker.alive
     assert comparable(results) == comparable(reference)
-    assert any(e["drifted"] for e in results)
+    assert any(e["drifted"] for e in results if e["model_name"].endswith("-c1"))
+    assert any(e["drifted"] for e in results if e["model_name"].endswith("-m1"))
+    wait_for_changelog(broker, solo, lambda s: heads_in(s, solo, models, 5100), timeout=120)
+    plain_alarms = alarms(read_to_end(broker, f"{solo}-drift-events"), 5000)
+    assert any(a[0] == "c1" for a in plain_alarms)  # the detectors fired on the shift
+    assert sharded_alarms == plain_alarms
