@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 from faust.types import TopicT
 
 from governance.alerts import render
 from monitors.drift_monitor import MonitorOutput
 from observability.metrics import DETECTOR_RESETS, count_drift
-from streams.topics import alerts_topic, drift_events_topic, performance_metrics_topic
+from schemas.reasons import Reason
+from streams.deadletters import send_dead_letter_for
+from streams.topics import (
+    alerts_topic,
+    drift_events_topic,
+    features_topic,
+    performance_metrics_topic,
+)
 
 
 async def publish(topic: TopicT, key: bytes, values: list[bytes]) -> None:
@@ -23,6 +31,15 @@ async def publish(topic: TopicT, key: bytes, values: list[bytes]) -> None:
 
 
 async def publish_output(key: bytes, out: MonitorOutput) -> None:
+    for obs, error in out.quarantined:  # before the state that leaves them out is committed
+        await send_dead_letter_for(
+            topic=features_topic.get_topic_name(), partition=obs.partition, offset=obs.offset,
+            key=key, value=orjson.dumps({
+                "model_name": key.decode(errors="replace"), "timestamp": obs.timestamp,
+                "features": obs.features,
+                "origin": list(obs.origin) if obs.origin is not None else None}, default=str),
+            reason=f"internal error in the feature monitor applying a staged event: {error}",
+            code=Reason.INTERNAL_ERROR)
     pending = []
     alerts = [render(signal) for signal in out.alerts]  # the text is governance's
     for topic, records in ((drift_events_topic, out.drift_events), (alerts_topic, alerts),

@@ -8,7 +8,10 @@ record state whose outputs were lost.
 
 from __future__ import annotations
 
-from monitors.drift_monitor import StateStore
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the monitor layers its own trials on one (monitors/drift_monitor.py)
+    from monitors.drift_monitor import StateStore
 
 _DELETED = object()
 

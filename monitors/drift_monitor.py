@@ -10,6 +10,7 @@ and produces the same results (with the same deterministic event ids).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import uuid
@@ -26,6 +27,7 @@ import drift
 from drift.detectors import Detection, OnlineDetectors, reference_sample
 from drift.hygiene import AlertPolicy, AlertState, step
 from monitors import detector_state
+from monitors.buffered import BufferedStore
 from monitors.columns import Columns, category_text, is_number
 from monitors.staging import Staging
 from monitors.state import (
@@ -41,6 +43,7 @@ from monitors.state import Observation as Observation  # its home before staging
 from schemas.events import DriftEvent, MetricEvent
 from schemas.spec import SCHEMA_VERSION
 
+log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("5b0d7c8e-4d52-4a55-9a53-6472696674c1")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -103,12 +106,16 @@ class MonitorOutput:
     metrics: list[MetricEvent] = field(default_factory=list)
     #: online-detector states that could not be read and were started afresh
     detector_resets: int = 0
+    #: released observations that raised when applied, with what they raised (the agent
+    #: dead-letters them; see :meth:`FeatureMonitor.apply`)
+    quarantined: list[tuple[Observation, str]] = field(default_factory=list)
 
     def extend(self, other: MonitorOutput) -> None:
         self.drift_events.extend(other.drift_events)
         self.alerts.extend(other.alerts)
         self.metrics.extend(other.metrics)
         self.detector_resets += other.detector_resets
+        self.quarantined.extend(other.quarantined)
 
 
 def _event_id(*parts: object) -> str:
@@ -177,20 +184,80 @@ class FeatureMonitor:
         head = (ModelHead.decode(raw_head) if raw_head is not None
                 else ModelHead(model=model, version=version, partition=batch[0].partition))
         fresh = [o for o in batch if o.offset > head.applied(o.partition)]
-        out = MonitorOutput()
         if not fresh:
-            return out
+            return MonitorOutput()
+        if not (self.config.shard_partitions or head.staged):
+            return self._apply(key, head, fresh, isolate=False)
+        # A sharded model's events are applied in merged event-time order, not as they came
+        # (and what a model no longer sharded had staged, before its new events). What is
+        # released now may have been staged by an earlier batch, so an event that cannot be
+        # applied is not necessarily in this one: the agent's one-event-at-a-time retry could
+        # not find it, and every later batch releasing it would fail. So the monitor finds it
+        # itself: on a failure it applies the batch again from the same state, releasing one
+        # observation at a time, and quarantines the one(s) that raise (``out.quarantined``:
+        # the agent dead-letters them with their values before the state is committed).
+        base = self.store
+        trial = BufferedStore(base)
+        self._use(trial)
+        try:
+            out = self._apply(key, head, fresh, isolate=False)
+        except Exception:
+            log.exception("applying %d event(s) of %s v%s failed; isolating the one(s) that fail",
+                          len(fresh), model, version)
+            trial = BufferedStore(base)
+            self._use(trial)
+            self.detector_resets = 0
+            head = (ModelHead.decode(raw_head) if raw_head is not None
+                    else ModelHead(model=model, version=version, partition=batch[0].partition))
+            out = self._apply(key, head, fresh, isolate=True)
+        finally:
+            self._use(base)
+        trial.commit()
+        return out
+
+    def _use(self, store: StateStore) -> None:
+        self.store = store
+        self._staging.store = store
+
+    def _apply(self, key: bytes, head: ModelHead, fresh: Sequence[Observation], *,
+               isolate: bool) -> MonitorOutput:
+        out = MonitorOutput()
         self._delete_stale(head)
         admitted = self._admit(head, fresh)
-        # a sharded model's in merged event-time order, not as they came (and what a model no
-        # longer sharded had staged, before its new events)
         if self.config.shard_partitions or head.staged:
             admitted = self._staging.release(head, admitted)
-        self._feed(head, admitted, out)
+        if isolate:
+            head = self._feed_each(head, admitted, out)
+        else:
+            self._feed(head, admitted, out)
         out.detector_resets += self.detector_resets
         self.detector_resets = 0
         self.store.set(key, head.encode())
         return out
+
+    def _feed_each(self, head: ModelHead, observations: Sequence[Observation],
+                   out: MonitorOutput) -> ModelHead:
+        """:meth:`_feed` one observation at a time (which decides as one batch does), each on
+        a layer of its own, quarantining those that raise; returns the head to store."""
+        base = self.store
+        for obs in observations:
+            before = head.encode()
+            layer = BufferedStore(base)
+            part = MonitorOutput()
+            self._use(layer)
+            try:
+                self._feed(head, [obs], part)
+            except Exception as exc:
+                log.exception("quarantining %s v%s event at %s@%s (%s)", head.model,
+                              head.version, obs.partition, obs.offset, obs.timestamp)
+                head = ModelHead.decode(before)
+                out.quarantined.append((obs, repr(exc)[:800]))
+                continue
+            finally:
+                self._use(base)
+            layer.commit()
+            out.extend(part)
+        return head
 
     def _admit(self, head: ModelHead, fresh: Sequence[Observation]) -> list[Observation]:
         """Mark ``fresh`` applied; return it without what was counted already."""

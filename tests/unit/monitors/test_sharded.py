@@ -364,3 +364,38 @@ def test_staged_observations_round_trip_exactly() -> None:
     assert [list(o.features) for o in back] == [list(o.features) for o in obs]  # and in order
     assert [type(v) for o in back for v in o.features.values()] == [
         type(v) for o in obs for v in o.features.values()]
+
+
+def test_a_staged_event_that_raises_is_quarantined_and_the_rest_decide_as_without_it(
+        monkeypatch) -> None:
+    """An event staged by one batch and released by a later one raises when applied (a bug
+    on that one event): it is quarantined once, with what it raised, and every other event
+    is applied — the run decides as the unsharded run on the events without it."""
+    evs = events(3000)
+    parts = sharded(evs, 2)
+    poison = parts[0][900]  # monitored, not reference: it passes windows and detectors
+    rest = [e for e in evs if e["timestamp"] != poison.timestamp]
+    assert len(rest) == len(evs) - 1
+    expected = outcome(unsharded_run(rest, MonitorConfig(**COUNT)))
+    assign = FeatureMonitor._assign
+
+    def flaky(self, head, obs):  # type: ignore[no-untyped-def]
+        if (obs.partition, obs.offset) == (poison.partition, poison.offset):
+            raise RuntimeError("a bug that only this event triggers")
+        return assign(self, head, obs)
+
+    monkeypatch.setattr(FeatureMonitor, "_assign", flaky)
+    monitor = FeatureMonitor(DictStore(), MonitorConfig(**COUNT, shard_partitions=frozenset({0, 1})))
+    outputs = []
+    staged_when_it_came = False
+    for batch in merged_batches(parts, 80, np.random.default_rng(8)) + [[t] for t in tails(parts)]:
+        out = monitor.apply("m", "1", batch)
+        outputs.append(out)
+        if poison in batch and not out.quarantined:
+            staged_when_it_came = True
+    assert staged_when_it_came  # released by a later batch: not one the agent could retry
+    quarantined = [q for out in outputs for q in out.quarantined]
+    assert [(o.partition, o.offset) for o, _ in quarantined] == [(0, poison.offset)]
+    assert quarantined[0][0].features == poison.features
+    assert "a bug that only this event triggers" in quarantined[0][1]
+    assert outcome(outputs) == expected

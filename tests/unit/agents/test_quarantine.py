@@ -1,0 +1,39 @@
+"""An observation the monitor quarantined (it raised when a later batch released it) costs one
+dead letter, sent before the agent commits the state that leaves it out."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import faust
+import orjson
+
+from agents.publish import publish_output
+from monitors.drift_monitor import MonitorOutput, Observation
+from schemas.events import DeadLetter
+
+
+def test_each_quarantined_observation_is_dead_lettered_with_its_values(monkeypatch) -> None:
+    sent: list[tuple[str, DeadLetter]] = []
+
+    async def send(self, *, key=None, value: bytes, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append((self.get_topic_name(), DeadLetter.loads(value)))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    monkeypatch.setattr(faust.Topic, "send", send)
+    out = MonitorOutput(quarantined=[
+        (Observation(offset=41, partition=3, timestamp="2026-01-01T00:00:00+00:00",
+                     features={"x": 1.5, "c": "a"}, origin=(0, 7)), "RuntimeError('boom')")])
+    asyncio.run(publish_output(b"fraud", out))
+    assert len(sent) == 1
+    topic, letter = sent[0]
+    assert topic.endswith("dead-letters")
+    assert (letter.topic.endswith("features"), letter.partition, letter.offset) == (True, 3, 41)
+    assert letter.reason_code == "internal_error" and "RuntimeError('boom')" in letter.reason
+    assert letter.model_name == "fraud"
+    value = orjson.loads(base64.b64decode(letter.value_b64))
+    assert value == {"model_name": "fraud", "timestamp": "2026-01-01T00:00:00+00:00",
+                     "features": {"x": 1.5, "c": "a"}, "origin": [0, 7]}
