@@ -243,9 +243,13 @@ def monitor_step(model: str, version: str, observations: Sequence[Observation],
     def step(store: BufferedStore) -> MonitorOutput:
         monitor = FeatureMonitor(store, config)
         newest = max(o.timestamp for o in observations)
+        forgotten = []
         for old in touch(store, config.namespace, model, version, newest, ttl):
             log.info("forgetting %s version %s (no events for %s)", model, old, ttl)
             monitor.forget(model, old)
-        return monitor.apply(model, version, observations)
+            forgotten.append(old)
+        out = monitor.apply(model, version, observations)
+        out.staged.update(((model, old), None) for old in forgotten)
+        return out
 
     return step

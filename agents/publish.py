@@ -7,13 +7,14 @@ crash between "state says done" and "event delivered" (see monitors/buffered.py)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import orjson
 from faust.types import TopicT
 
 from governance.alerts import render
 from monitors.drift_monitor import MonitorOutput
-from observability.metrics import DETECTOR_RESETS, count_drift
+from observability.metrics import DETECTOR_RESETS, STAGED_EVENTS, count_drift
 from schemas.reasons import Reason
 from streams.deadletters import send_dead_letter_for
 from streams.topics import (
@@ -22,6 +23,9 @@ from streams.topics import (
     features_topic,
     performance_metrics_topic,
 )
+
+#: the (model, version) series of ``driftline_staged_events`` this process has set
+STAGED_SERIES: set[tuple[str, str]] = set()
 
 
 async def publish(topic: TopicT, key: bytes, values: list[bytes]) -> None:
@@ -49,5 +53,18 @@ async def publish_output(key: bytes, out: MonitorOutput) -> None:
     if pending:
         await asyncio.gather(*pending)
     count_drift(out.drift_events)
+    show_staged(out.staged)
     if out.detector_resets:
         DETECTOR_RESETS.inc(out.detector_resets)
+
+
+def show_staged(staged: Mapping[tuple[str, str], int | None]) -> None:
+    """Set ``driftline_staged_events`` per (model, version); a forgotten version's series
+    is removed, so versions that come and go do not pile up series."""
+    for series, count in staged.items():
+        if count is not None:
+            STAGED_EVENTS.labels(*series).set(count)
+            STAGED_SERIES.add(series)
+        elif series in STAGED_SERIES:
+            STAGED_EVENTS.remove(*series)
+            STAGED_SERIES.discard(series)

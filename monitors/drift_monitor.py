@@ -29,7 +29,7 @@ from drift.hygiene import AlertPolicy, AlertState, step
 from monitors import detector_state
 from monitors.buffered import BufferedStore
 from monitors.columns import Columns, category_text, is_number
-from monitors.staging import Staging
+from monitors.staging import Staging, staged_events
 from monitors.state import (
     Chunk,
     ModelHead,
@@ -109,6 +109,9 @@ class MonitorOutput:
     #: released observations that raised when applied, with what they raised (the agent
     #: dead-letters them; see :meth:`FeatureMonitor.apply`)
     quarantined: list[tuple[Observation, str]] = field(default_factory=list)
+    #: (model, version) -> observations a sharded model holds back after this batch (None:
+    #: the version was forgotten)
+    staged: dict[tuple[str, str], int | None] = field(default_factory=dict)
 
     def extend(self, other: MonitorOutput) -> None:
         self.drift_events.extend(other.drift_events)
@@ -116,6 +119,7 @@ class MonitorOutput:
         self.metrics.extend(other.metrics)
         self.detector_resets += other.detector_resets
         self.quarantined.extend(other.quarantined)
+        self.staged.update(other.staged)
 
 
 def _event_id(*parts: object) -> str:
@@ -226,6 +230,7 @@ class FeatureMonitor:
         admitted = self._admit(head, fresh)
         if self.config.shard_partitions or head.staged:
             admitted = self._staging.release(head, admitted)
+            out.staged[(head.model, head.version)] = staged_events(head)
         if isolate:
             head = self._feed_each(head, admitted, out)
         else:

@@ -81,6 +81,11 @@ DETECTOR_RESETS = Counter(
 RETRAIN_QUEUE = Gauge(
     "driftline_retrain_queue_depth", "Accepted retrain requests waiting for the trainer.",
     registry=REGISTRY)
+STAGED_EVENTS = Gauge(
+    "driftline_staged_events",
+    "Events of a sharded model the reducer holds until every shard has been heard from past "
+    "them (grows while one of its shards receives nothing).",
+    ["model", "version"], registry=REGISTRY)
 OFFSET_GAPS = Counter(
     "driftline_offset_gaps", "Times an agent saw a partition skip offsets and sought back.",
     ["agent", "topic"], registry=REGISTRY)

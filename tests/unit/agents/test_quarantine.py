@@ -37,3 +37,22 @@ def test_each_quarantined_observation_is_dead_lettered_with_its_values(monkeypat
     value = orjson.loads(base64.b64decode(letter.value_b64))
     assert value == {"model_name": "fraud", "timestamp": "2026-01-01T00:00:00+00:00",
                      "features": {"x": 1.5, "c": "a"}, "origin": [0, 7]}
+
+
+def test_the_staged_gauge_follows_a_sharded_models_versions(monkeypatch) -> None:
+    """What a sharded model holds back is a gauge per (model, version); a forgotten version's
+    series goes away (no series piles up as versions come and go)."""
+    from agents.publish import STAGED_SERIES, show_staged
+    from observability.metrics import REGISTRY
+
+    def value(version: str) -> float | None:
+        return REGISTRY.get_sample_value("driftline_staged_events",
+                                         {"model": "hot", "version": version})
+
+    show_staged({("hot", "1"): 120, ("hot", "2"): 0})
+    assert (value("1"), value("2")) == (120.0, 0.0)
+    show_staged({("hot", "1"): None, ("cold", "9"): None})  # "cold" was never sharded
+    assert (value("1"), value("2")) == (None, 0.0)
+    assert ("hot", "1") not in STAGED_SERIES
+    show_staged({("hot", "2"): None})
+    assert value("2") is None

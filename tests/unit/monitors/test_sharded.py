@@ -304,13 +304,15 @@ def test_a_silent_shard_holds_events_back_and_late_events_go_at_once() -> None:
     parts = sharded(evs)
     store = DictStore()
     monitor = FeatureMonitor(store, MonitorConfig(**COUNT, shard_partitions=frozenset({0, 1})))
-    monitor.apply("m", "1", parts[0][:200])
+    out = monitor.apply("m", "1", parts[0][:200])
     assert head_of(store).seq == 0 and staged_events(head_of(store)) == 200
+    assert out.staged == {("m", "1"): 200}  # what the agent shows as a gauge
     first = parts[1][0]
-    monitor.apply("m", "1", [first])  # shard 1 heard: what is not later than its event goes
+    out = monitor.apply("m", "1", [first])  # shard 1 heard: what is not later than it goes
     head = head_of(store)
     released = sum(o.timestamp <= first.timestamp for o in parts[0][:200]) + 1
     assert head.seq == released and staged_events(head) == 201 - released
+    assert out.staged == {("m", "1"): 201 - released}
     # an event older than what was released (produced late, or re-sent): applied at once
     late = Observation(offset=1, partition=1, timestamp="2026-01-01T00:00:00+00:00",
                        features={"x": 1.0})
