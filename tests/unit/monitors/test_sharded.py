@@ -401,3 +401,23 @@ def test_a_staged_event_that_raises_is_quarantined_and_the_rest_decide_as_withou
     assert quarantined[0][0].features == poison.features
     assert "a bug that only this event triggers" in quarantined[0][1]
     assert outcome(outputs) == expected
+
+
+def test_a_head_encodes_to_the_bytes_it_always_had() -> None:
+    """Heads live in changelogs: the encoding is the JSON of every field but the detector
+    state (as ``dataclasses.asdict`` gave it), then the detector bytes."""
+    import dataclasses
+
+    evs = events(3000)
+    store = DictStore()
+    monitor = FeatureMonitor(store, MonitorConfig(**COUNT, shard_partitions=frozenset({0, 1})))
+    seen = 0
+    for batch in merged_batches(sharded(evs), 80, np.random.default_rng(1)):
+        monitor.apply("m", "1", batch)
+        head = head_of(store)
+        data = dataclasses.asdict(head)
+        blob = data.pop("detectors") or b""
+        header = orjson.dumps(data)
+        assert head.encode() == struct.pack("<I", len(header)) + header + blob
+        seen += bool(head.windows and head.staged and head.hygiene and blob)
+    assert seen  # heads with open windows, staged chunks, hygiene and detectors among them
