@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def numeric_column(values: list[Any]) -> tuple[NDArray[np.float64], NDArray[np.int64] | None]:
+def numeric_column(values: Sequence[Any]) -> tuple[NDArray[np.float64], NDArray[np.int64] | None]:
     """(float64 array with NaN for missing, per-row 1 where a value was not a number — or
     None when every value was a number or missing)."""
     if set(map(type, values)) <= _NUMBER_TYPES:  # bool is not int here: type(), not isinstance
@@ -51,6 +52,22 @@ def numeric_column(values: list[Any]) -> tuple[NDArray[np.float64], NDArray[np.i
         elif value is not None:
             wrong[i] = 1
     return column, wrong
+
+
+def _transposed(features: Sequence[Mapping[str, Any]],
+                names: tuple[str, ...]) -> dict[str, Sequence[Any]] | None:
+    """Each name's values, row by row, read in C — or None when some row lacks a name (then
+    the caller reads ``get`` by ``get``)."""
+    if not names:
+        return {}
+    try:
+        rows = list(map(itemgetter(*names), features))
+    except KeyError:
+        return None
+    if len(names) == 1:
+        return {names[0]: rows}
+    return dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {
+        name: () for name in names}
 
 
 @dataclass
@@ -66,16 +83,21 @@ class Columns:
         numeric: dict[str, NDArray[np.float64]] = {}
         categorical: dict[str, list[str | None]] = {}
         mismatches: NDArray[np.int64] | None = None
+        names = tuple(kinds)
+        columns = _transposed(features, names)
         for name, kind in kinds.items():
-            values = [f.get(name) for f in features]
+            values = columns[name] if columns is not None else [f.get(name) for f in features]
             if kind == "numeric":
                 numeric[name], wrong = numeric_column(values)
                 if wrong is not None:
                     mismatches = wrong if mismatches is None else mismatches + wrong
             else:
                 categorical[name] = [v if type(v) is str else category_text(v) for v in values]
-        known = kinds.keys()
-        extra = [0 if f.keys() <= known else len(f.keys() - known) for f in features]
+        if columns is not None:  # every row has every name: what else it has is unknown
+            extra = [size - len(names) for size in map(len, features)]
+        else:
+            known = kinds.keys()
+            extra = [0 if f.keys() <= known else len(f.keys() - known) for f in features]
         unknown = np.array(extra, dtype=np.int64) if any(extra) else None
         return cls(numeric, categorical, mismatches, unknown)
 

@@ -41,3 +41,26 @@ def test_windows_take_their_rows_and_count_only_them(features, data) -> None:
     wrong, unknown = columns.counts(rows)
     assert wrong == sum(expected_wrong)
     assert unknown == sum(1 for r in rows for name in features[r] if name not in kinds)
+
+
+@given(st.lists(st.fixed_dictionaries({"x": VALUES, "y": VALUES, "c": VALUES},
+                                      optional={"extra": VALUES, "other": VALUES}),
+                max_size=40),
+       st.sampled_from([{"x": "numeric", "y": "numeric", "c": "categorical"},
+                        {"x": "numeric"}, {"c": "categorical"}, {}]))
+def test_rows_with_every_name_read_as_value_by_value(features, kinds) -> None:
+    """The common batch (every row has every name, read in C) gives what reading each row's
+    values one by one gives, unknown features counted per row."""
+    columns = Columns.build(features, kinds)
+    for name, kind in kinds.items():
+        values = [f.get(name) for f in features]
+        if kind == "numeric":
+            expected, _ = per_value(values)
+            np.testing.assert_array_equal(columns.numeric[name], np.array(expected, dtype=float))
+        else:
+            assert columns.categorical[name] == [category_text(v) for v in values]
+    rows = list(range(len(features)))
+    wrong = sum(per_value([f.get(n) for f in features])[1][r] for n, k in kinds.items()
+                if k == "numeric" for r in rows)
+    unknown = sum(len(f.keys() - kinds.keys()) for f in features)
+    assert columns.counts(rows) == (wrong, unknown)
