@@ -129,5 +129,5 @@ async def hand_over(model: str, version: str,
 @app.agent(features_topic, concurrency=1)
 async def monitor_features(stream: faust.StreamT[bytes]) -> None:
     await process_batches(app, stream, "monitor_features", process_batch,
-                          size=settings.drift.batch_size, within=settings.drift.batch_seconds,
+                          size=settings.drift.feature_batch_size, within=settings.drift.batch_seconds,
                           enabled=settings.kafka.offset_guard)

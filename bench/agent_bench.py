@@ -4,7 +4,7 @@
 
 ``agents.features.process_batch`` on the stream benchmark's events (``bench/stream_bench.py``:
 4 models, 20 numeric + 2 categorical features, windows of 1,000, both online detectors), in
-batches of ``DRIFT__BATCH_SIZE``, with the feature table in a dict and every send to Kafka
+batches of ``DRIFT__FEATURE_BATCH_SIZE``, with the feature table in a dict and every send to Kafka
 answered at once. The first ``--warmup`` events (references, the detectors' calibration,
 the first windows) are not timed; then CPU time is taken per ``--segment`` events and the
 median is printed in µs per event, beside the median of bare ``orjson.loads`` of the same
@@ -61,7 +61,7 @@ def events_of(n: int, models: int) -> list[FakeEvent]:
 
 
 async def run(events: list[FakeEvent], warmup: int, segment: int) -> list[float]:
-    size = settings.drift.batch_size
+    size = settings.drift.feature_batch_size
     per_event = []
     mark, started = warmup, 0.0
     for i in range(0, len(events), size):
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--segment", type=int, default=8_000)
     parser.add_argument("--models", type=int, default=4)
     args = parser.parse_args()
-    size = settings.drift.batch_size
+    size = settings.drift.feature_batch_size
     if args.warmup % size or args.segment % size:
         parser.error(f"--warmup and --segment must be multiples of the batch size ({size})")
     if args.events < args.warmup + 2 * args.segment:

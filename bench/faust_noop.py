@@ -26,7 +26,7 @@ state = {"seen": 0, "started": 0.0, "cpu": 0.0}
 @app.agent(topic, concurrency=1)
 async def count(stream: faust.StreamT[bytes]) -> None:
     # the same batching the driftline agents use
-    async for events in stream.take_events(int(os.environ.get("BENCH_BATCH", "500")), within=1.0):
+    async for events in stream.take_events(int(os.environ.get("BENCH_BATCH", "2000")), within=1.0):
         if not state["started"]:
             state["started"] = time.monotonic()
             state["cpu"] = time.process_time()  # every thread of the process

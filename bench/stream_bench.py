@@ -103,7 +103,7 @@ def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path) -> tuple[float
     env = {**os.environ, "BENCH_APP": f"noop{uuid.uuid4().hex[:8]}", "BENCH_TOPIC": topic,
            "BENCH_BROKER": f"kafka://{bootstrap}", "BENCH_EVENTS": str(n),
            "BENCH_MAX_FETCH_BYTES": str(KafkaSettings().max_fetch_bytes_per_partition),
-           "BENCH_BATCH": str(get_settings().drift.batch_size),  # the worker's batches
+           "BENCH_BATCH": str(get_settings().drift.feature_batch_size),  # the worker's batches
            "PYTHONPATH": str(REPO)}
     with log.open("wb") as handle:
         proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "bench.faust_noop",  # noqa: S603
