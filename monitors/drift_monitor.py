@@ -10,6 +10,7 @@ and produces the same results (with the same deterministic event ids).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -29,7 +30,7 @@ from drift.hygiene import AlertPolicy, AlertState, step
 from monitors import detector_state
 from monitors.buffered import BufferedStore
 from monitors.columns import Columns, category_text, is_number
-from monitors.staging import Staging, staged_events
+from monitors.staging import CHUNK_BYTES, Staging, staged_events
 from monitors.state import (
     Chunk,
     ModelHead,
@@ -38,6 +39,7 @@ from monitors.state import (
     concat_chunks,
     head_key,
     reference_key,
+    reference_piece_key,
 )
 from monitors.state import Observation as Observation  # its home before staging stored it
 from schemas.events import DriftEvent, MetricEvent
@@ -163,6 +165,9 @@ class DecodedCache:
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
 
+
+#: a reference stored in pieces: its own value is this, then JSON {"pieces": n, "digest": ...}
+_PIECES = b"DLRP1"
 
 #: (model, version) pairs whose decoded references and detectors stay warm in one worker
 _REFERENCES = DecodedCache(256)
@@ -355,6 +360,7 @@ class FeatureMonitor:
         for bounds in [head.reference, *head.windows.values()]:
             for n in range(bounds.chunks):
                 self.store.delete(chunk_key(self.ns, model, version, bounds.index, n))
+        self._delete_reference_pieces(model, version)
         self.store.delete(reference_key(self.ns, model, version))
         self.store.delete(head_key(self.ns, model, version))
 
@@ -403,9 +409,10 @@ class FeatureMonitor:
 
     def _write_chunk(self, head: ModelHead, index: int, chunk: Chunk) -> None:
         bounds = self._bounds(head, index)
-        self.store.set(chunk_key(self.ns, head.model, head.version, index, bounds.chunks),
-                       chunk.encode())
-        bounds.chunks += 1
+        for piece in chunk.encoded_pieces(CHUNK_BYTES):  # a wide model's batch in several
+            self.store.set(chunk_key(self.ns, head.model, head.version, index, bounds.chunks),
+                           piece)
+            bounds.chunks += 1
 
     def _take_chunks(self, head: ModelHead, bounds: WindowBounds) -> list[Chunk]:
         chunks = []
@@ -441,8 +448,22 @@ class FeatureMonitor:
         self._store_reference(head, profiles)
 
     def _store_reference(self, head: ModelHead, profiles: dict[str, drift.Profile]) -> None:
-        self.store.set(reference_key(self.ns, head.model, head.version),
-                       orjson.dumps(drift.profiles_to_dict(profiles)))
+        # ≈ 40 KB per numeric feature (its quantile sketch): past ≈ 25 features one value
+        # would exceed the broker's message limit (1 MB), so a large one goes in pieces
+        key = reference_key(self.ns, head.model, head.version)
+        payload = orjson.dumps(drift.profiles_to_dict(profiles))
+        self._delete_reference_pieces(head.model, head.version)  # of a reference replaced
+        if len(payload) <= CHUNK_BYTES:
+            self.store.set(key, payload)
+        else:
+            pieces = range(0, len(payload), CHUNK_BYTES)
+            for n, start in enumerate(pieces):
+                self.store.set(reference_piece_key(self.ns, head.model, head.version, n),
+                               payload[start:start + CHUNK_BYTES])
+            # the digest makes the value differ whenever the pieces do (decoded-cache key)
+            self.store.set(key, _PIECES + orjson.dumps(
+                {"pieces": len(pieces), "digest": hashlib.blake2b(payload, digest_size=16)
+                 .hexdigest()}))
         head.kinds = {name: p.kind for name, p in profiles.items()}
         head.phase = "monitoring"
         numeric = {name: p for name, p in profiles.items() if isinstance(p, drift.NumericProfile)}
@@ -459,9 +480,27 @@ class FeatureMonitor:
             raise LookupError(f"no reference for {head.model}/{head.version}")
         profiles = _REFERENCES.get(key, raw)
         if profiles is None:
-            profiles = drift.profiles_from_dict(orjson.loads(raw))
+            payload = raw
+            if raw.startswith(_PIECES):
+                payload = b"".join(self._reference_pieces(head.model, head.version, raw))
+            profiles = drift.profiles_from_dict(orjson.loads(payload))
             _REFERENCES.put(key, raw, profiles)
         return profiles
+
+    def _reference_pieces(self, model: str, version: str, manifest: bytes) -> list[bytes]:
+        pieces = []
+        for n in range(orjson.loads(manifest[len(_PIECES):])["pieces"]):
+            piece = self.store.get(reference_piece_key(self.ns, model, version, n))
+            if piece is None:  # pragma: no cover - written before the value that counts them
+                raise LookupError(f"piece {n} of the reference of {model}/{version} is missing")
+            pieces.append(piece)
+        return pieces
+
+    def _delete_reference_pieces(self, model: str, version: str) -> None:
+        raw = self.store.get(reference_key(self.ns, model, version))
+        if raw is not None and raw.startswith(_PIECES):
+            for n in range(orjson.loads(raw[len(_PIECES):])["pieces"]):
+                self.store.delete(reference_piece_key(self.ns, model, version, n))
 
     # -- closing a window -------------------------------------------------------------------
     def _close_window(self, head: ModelHead, index: int, columns: Columns,

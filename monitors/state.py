@@ -39,6 +39,11 @@ def reference_key(ns: str, model: str, version: str) -> bytes:
     return f"{ns}r{SEP}{model}{SEP}{version}".encode()
 
 
+def reference_piece_key(ns: str, model: str, version: str, piece: int) -> bytes:
+    """One piece of a reference too large for one table value (names hold no ``|``)."""
+    return f"{ns}r{SEP}{model}{SEP}{version}{SEP}{piece}".encode()
+
+
 def chunk_key(ns: str, model: str, version: str, window: int, chunk: int) -> bytes:
     return f"{ns}c{SEP}{model}{SEP}{version}{SEP}{window}{SEP}{chunk}".encode()
 
@@ -189,6 +194,22 @@ class Chunk:
         body = b"".join(np.ascontiguousarray(self.numeric[n], dtype="<f8").tobytes()
                         for n in names)
         return struct.pack("<I", len(header)) + header + body
+
+    def rows(self, start: int, stop: int) -> Chunk:
+        """The values of rows ``start`` to ``stop`` (exclusive)."""
+        return Chunk(numeric={n: c[start:stop] for n, c in self.numeric.items()},
+                     categorical={n: c[start:stop] for n, c in self.categorical.items()})
+
+    def encoded_pieces(self, limit: int) -> list[bytes]:
+        """The chunk encoded, in as many consecutive pieces (halving) as keep each within
+        ``limit`` bytes when it can: a table value goes to the changelog as one message, and
+        the broker refuses one past its limit (1 MB). One row is one piece whatever its size."""
+        raw = self.encode()
+        size = self.size
+        if len(raw) <= limit or size <= 1:
+            return [raw]
+        half = size // 2
+        return self.rows(0, half).encoded_pieces(limit) + self.rows(half, size).encoded_pieces(limit)
 
     @classmethod
     def decode(cls, raw: bytes) -> Chunk:

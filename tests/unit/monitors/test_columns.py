@@ -64,3 +64,22 @@ def test_rows_with_every_name_read_as_value_by_value(features, kinds) -> None:
                 if k == "numeric" for r in rows)
     unknown = sum(len(f.keys() - kinds.keys()) for f in features)
     assert columns.counts(rows) == (wrong, unknown)
+
+
+def test_a_chunk_too_large_for_one_message_is_written_in_pieces() -> None:
+    """A wide model's batch: its window chunk goes to the changelog in pieces under the
+    limit, which read back in order are the chunk."""
+    from monitors.state import Chunk, concat_chunks
+
+    rng = np.random.default_rng(3)
+    kinds = {**{f"x{i}": "numeric" for i in range(300)}, "c": "categorical"}
+    chunk = Chunk(numeric={f"x{i}": rng.normal(size=2000) for i in range(300)},
+                  categorical={"c": [f"value-{i % 7}" for i in range(2000)]})
+    assert len(chunk.encode()) > 1_000_000  # one message would be refused
+    pieces = chunk.encoded_pieces(512 * 1024)
+    assert len(pieces) > 1 and all(len(p) <= 512 * 1024 for p in pieces)
+    back = concat_chunks([Chunk.decode(p) for p in pieces], kinds)
+    for name in chunk.numeric:
+        np.testing.assert_array_equal(back.numeric[name], chunk.numeric[name])
+    assert back.categorical == chunk.categorical
+    assert chunk.rows(0, 1).encoded_pieces(10) == [chunk.rows(0, 1).encode()]  # one row: whole

@@ -7,6 +7,7 @@ import orjson
 import pytest
 
 from cli.traffic import TrafficSpec, feature_events
+from monitors import drift_monitor
 from monitors.drift_monitor import FeatureMonitor, MonitorConfig, Observation, category_text
 from monitors.state import Chunk, ModelHead, head_key
 
@@ -252,3 +253,38 @@ def test_online_detectors_are_calibrated_and_publish_alarms_as_what_they_are():
     assert ph.statistic > ph.tests["threshold"]["statistic"]
     # window results keep their own kind
     assert {e.kind for e in shifted if e.test in ("ks", "chi2")} == {"data_drift"}
+
+
+def test_a_wide_models_batch_fits_the_changelogs_message_limit() -> None:
+    """300 features x 2,000 events in one batch: no table value the broker would refuse
+    (1 MB), and the window's tests see every event."""
+    rng = np.random.default_rng(9)
+    names = [f"x{i}" for i in range(300)]
+
+    def batch(first, n):
+        return [Observation(offset=first + i, partition=0,
+                            timestamp=f"2026-01-01T00:{(first + i) // 3600 % 60:02d}:"
+                                      f"{(first + i) // 60 % 60:02d}.{(first + i) % 60:06d}+00:00",
+                            features=dict(zip(names, rng.normal(size=300).tolist(), strict=True)))
+                for i in range(n)]
+
+    store = DictStore()
+    monitor = FeatureMonitor(store, MonitorConfig(reference_size=2000, window_size=2000,
+                                                  detectors=()))
+    monitor.apply("wide", "1", batch(0, 2000))
+    out = monitor.apply("wide", "1", batch(2000, 2000))
+    assert max(len(v) for v in store.data.values()) < 1_000_000
+    ks = [e for e in out.drift_events if e.test == "ks"]
+    assert len(ks) == 300 and {e.current_size for e in ks} == {2000}
+    assert sum(k.startswith(b"fr|wide|1|") for k in store.data) > 1  # the reference in pieces
+    third = batch(4000, 2000)
+    warm = DictStore()
+    warm.data = dict(store.data)
+    expected = FeatureMonitor(warm, monitor.config).apply("wide", "1", third)
+    drift_monitor._REFERENCES._items.clear()  # a worker that recovered the table: read back
+    again = FeatureMonitor(store, monitor.config).apply("wide", "1", third)
+    assert ([(e.feature, e.statistic, e.p_value) for e in again.drift_events]
+            == [(e.feature, e.statistic, e.p_value) for e in expected.drift_events])
+    assert len(again.drift_events) >= 300
+    monitor.forget("wide", "1")
+    assert not store.data  # every piece goes with the version
