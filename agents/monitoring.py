@@ -249,7 +249,8 @@ def monitor_step(model: str, version: str, observations: Sequence[Observation],
             monitor.forget(model, old)
             forgotten.append(old)
         out = monitor.apply(model, version, observations)
-        out.staged.update(((model, old), None) for old in forgotten)
+        if config.namespace == "f":  # the staged-events gauge is the feature monitor's
+            out.staged.update(((model, old), None) for old in forgotten)
         return out
 
     return step

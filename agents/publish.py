@@ -35,15 +35,20 @@ async def publish(topic: TopicT, key: bytes, values: list[bytes]) -> None:
 
 
 async def publish_output(key: bytes, out: MonitorOutput) -> None:
-    for obs, error in out.quarantined:  # before the state that leaves them out is committed
+    while out.quarantined:  # before the state that leaves them out is committed
+        obs, version, error = out.quarantined[0]
         await send_dead_letter_for(
             topic=features_topic.get_topic_name(), partition=obs.partition, offset=obs.offset,
             key=key, value=orjson.dumps({
-                "model_name": key.decode(errors="replace"), "timestamp": obs.timestamp,
-                "features": obs.features,
+                "model_name": key.decode(errors="replace"), "model_version": version,
+                "timestamp": obs.timestamp, "features": obs.features,
                 "origin": list(obs.origin) if obs.origin is not None else None}, default=str),
-            reason=f"internal error in the feature monitor applying a staged event: {error}",
+            reason=("internal error in the feature monitor applying a staged event (the "
+                    f"original is at this topic, partition and offset): {error}"),
             code=Reason.INTERNAL_ERROR)
+        # sent: a retry of this publish (the broker refused a drift event) does not send it
+        # again
+        out.quarantined.pop(0)
     pending = []
     alerts = [render(signal) for signal in out.alerts]  # the text is governance's
     for topic, records in ((drift_events_topic, out.drift_events), (alerts_topic, alerts),
@@ -56,6 +61,14 @@ async def publish_output(key: bytes, out: MonitorOutput) -> None:
     show_staged(out.staged)
     if out.detector_resets:
         DETECTOR_RESETS.inc(out.detector_resets)
+
+
+def forget_staged() -> None:
+    """Remove every ``driftline_staged_events`` series of this process: at a rebalance the
+    reducers may move, and the new owner sets the series of the models it has."""
+    for series in list(STAGED_SERIES):
+        STAGED_EVENTS.remove(*series)
+    STAGED_SERIES.clear()
 
 
 def show_staged(staged: Mapping[tuple[str, str], int | None]) -> None:

@@ -11,12 +11,14 @@ partials arrive (monitors/staging.py): the model decides as an unsharded one wou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from agents.monitoring import Items, apply_and_publish, monitor_config, monitor_step
+from agents.publish import forget_staged
 from faust_app import app, settings
 from monitors.drift_monitor import Observation
 from schemas.reasons import Reason
@@ -59,6 +61,11 @@ async def process_partials(events: Sequence[EventT]) -> int:
         done = await apply_and_publish(model, items, make_step, "feature reducer")
         applied += sum(len(partial.offsets) for _, partial in done)
     return applied
+
+
+@app.on_partitions_revoked.connect
+async def _staged_series_move(sender: Any, revoked: Iterable[TP], **kwargs: Any) -> None:
+    forget_staged()  # the reducers of this worker's models may move with the partitions
 
 
 @app.agent(feature_partials_topic, concurrency=1)

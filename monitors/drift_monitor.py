@@ -108,9 +108,9 @@ class MonitorOutput:
     metrics: list[MetricEvent] = field(default_factory=list)
     #: online-detector states that could not be read and were started afresh
     detector_resets: int = 0
-    #: released observations that raised when applied, with what they raised (the agent
-    #: dead-letters them; see :meth:`FeatureMonitor.apply`)
-    quarantined: list[tuple[Observation, str]] = field(default_factory=list)
+    #: released observations that raised when applied: (observation, model version, what it
+    #: raised); the agent dead-letters them (see :meth:`FeatureMonitor.apply`)
+    quarantined: list[tuple[Observation, str, str]] = field(default_factory=list)
     #: (model, version) -> observations a sharded model holds back after this batch (None:
     #: the version was forgotten)
     staged: dict[tuple[str, str], int | None] = field(default_factory=dict)
@@ -251,7 +251,7 @@ class FeatureMonitor:
         a layer of its own, quarantining those that raise; returns the head to store."""
         base = self.store
         for obs in observations:
-            before = head.encode()
+            before, resets = head.encode(), self.detector_resets
             layer = BufferedStore(base)
             part = MonitorOutput()
             self._use(layer)
@@ -260,8 +260,8 @@ class FeatureMonitor:
             except Exception as exc:
                 log.exception("quarantining %s v%s event at %s@%s (%s)", head.model,
                               head.version, obs.partition, obs.offset, obs.timestamp)
-                head = ModelHead.decode(before)
-                out.quarantined.append((obs, repr(exc)[:800]))
+                head, self.detector_resets = ModelHead.decode(before), resets
+                out.quarantined.append((obs, head.version, repr(exc)[:800]))
                 continue
             finally:
                 self._use(base)

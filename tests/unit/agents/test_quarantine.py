@@ -26,23 +26,25 @@ def test_each_quarantined_observation_is_dead_lettered_with_its_values(monkeypat
     monkeypatch.setattr(faust.Topic, "send", send)
     out = MonitorOutput(quarantined=[
         (Observation(offset=41, partition=3, timestamp="2026-01-01T00:00:00+00:00",
-                     features={"x": 1.5, "c": "a"}, origin=(0, 7)), "RuntimeError('boom')")])
+                     features={"x": 1.5, "c": "a"}, origin=(0, 7)), "2", "RuntimeError('boom')")])
     asyncio.run(publish_output(b"fraud", out))
+    asyncio.run(publish_output(b"fraud", out))  # a publish retried: the letter went already
     assert len(sent) == 1
     topic, letter = sent[0]
     assert topic.endswith("dead-letters")
     assert (letter.topic.endswith("features"), letter.partition, letter.offset) == (True, 3, 41)
     assert letter.reason_code == "internal_error" and "RuntimeError('boom')" in letter.reason
-    assert letter.model_name == "fraud"
+    assert (letter.model_name, letter.model_version) == ("fraud", "2")
     value = orjson.loads(base64.b64decode(letter.value_b64))
-    assert value == {"model_name": "fraud", "timestamp": "2026-01-01T00:00:00+00:00",
+    assert value == {"model_name": "fraud", "model_version": "2",
+                     "timestamp": "2026-01-01T00:00:00+00:00",
                      "features": {"x": 1.5, "c": "a"}, "origin": [0, 7]}
 
 
 def test_the_staged_gauge_follows_a_sharded_models_versions(monkeypatch) -> None:
     """What a sharded model holds back is a gauge per (model, version); a forgotten version's
     series goes away (no series piles up as versions come and go)."""
-    from agents.publish import STAGED_SERIES, show_staged
+    from agents.publish import STAGED_SERIES, forget_staged, show_staged
     from observability.metrics import REGISTRY
 
     def value(version: str) -> float | None:
@@ -56,3 +58,6 @@ def test_the_staged_gauge_follows_a_sharded_models_versions(monkeypatch) -> None
     assert ("hot", "1") not in STAGED_SERIES
     show_staged({("hot", "2"): None})
     assert value("2") is None
+    show_staged({("hot", "3"): 5, ("warm", "1"): 0})
+    forget_staged()  # a rebalance: the new owner of each reducer sets its series
+    assert (value("3"), STAGED_SERIES) == (None, set())

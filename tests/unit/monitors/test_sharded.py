@@ -397,9 +397,9 @@ def test_a_staged_event_that_raises_is_quarantined_and_the_rest_decide_as_withou
             staged_when_it_came = True
     assert staged_when_it_came  # released by a later batch: not one the agent could retry
     quarantined = [q for out in outputs for q in out.quarantined]
-    assert [(o.partition, o.offset) for o, _ in quarantined] == [(0, poison.offset)]
+    assert [(o.partition, o.offset, v) for o, v, _ in quarantined] == [(0, poison.offset, "1")]
     assert quarantined[0][0].features == poison.features
-    assert "a bug that only this event triggers" in quarantined[0][1]
+    assert "a bug that only this event triggers" in quarantined[0][2]
     assert outcome(outputs) == expected
 
 
