@@ -15,10 +15,11 @@ pytestmark = pytest.mark.integration
 READY = "[^---Recovery]: Worker ready"
 
 
-def _until(what: str, check, timeout: float) -> None:
+def _until(what: str, check, timeout: float, *workers) -> None:
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}" + "".join(
+            f"\n--- worker {n}, last lines:\n{w.output()[-6000:]}" for n, w in enumerate(workers))
         time.sleep(0.3)
 
 
@@ -47,8 +48,12 @@ def test_a_rebalance_during_a_trainer_outage_does_not_wait_for_held_training_job
 
     # nothing lost: whoever owns the queued requests now holds them for the trainer again,
     # no job failed for the outage and nothing was dead-lettered
+    # (a hold logs "unavailable" once, at its first failed try, which may come before the
+    # worker logs that it is ready: what counts is a's output after it gave up its held
+    # batch, and b's, which started after)
     _until("the requests held again after the rebalance", lambda: any(
-        "trainer unavailable (" in w.output().split(READY)[-1] for w in (a, b)), 90)
+        "trainer unavailable (" in text for text in (
+            a.output().split("a held batch of")[-1], b.output())), 90, a, b)
     states = records(broker, f"{unique}-training-jobs", lambda r: len(r) >= len(models))
     assert {j["status"] for j in states} == {"waiting"}, states
     assert read_to_end(broker, f"{unique}-dead-letters") == []
