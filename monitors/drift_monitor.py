@@ -169,6 +169,17 @@ class DecodedCache:
 #: a reference stored in pieces: its own value is this, then JSON {"pieces": n, "digest": ...}
 _PIECES = b"DLRP1"
 
+
+def _piece_count(raw: bytes) -> int:
+    """How many pieces a reference value names (0: it is the whole reference)."""
+    return orjson.loads(raw[len(_PIECES):])["pieces"] if raw.startswith(_PIECES) else 0
+
+
+def _head(raw: bytes | None, model: str, version: str, partition: int) -> ModelHead:
+    """The stored head of (model, version), or a new one read first from ``partition``."""
+    return (ModelHead.decode(raw) if raw is not None
+            else ModelHead(model=model, version=version, partition=partition))
+
 #: (model, version) pairs whose decoded references and detectors stay warm in one worker
 _REFERENCES = DecodedCache(256)
 _DETECTORS = DecodedCache(256)
@@ -190,8 +201,7 @@ class FeatureMonitor:
         """Apply ``batch`` (in offset order); return what windows that closed produced."""
         key = head_key(self.ns, model, version)
         raw_head = self.store.get(key)
-        head = (ModelHead.decode(raw_head) if raw_head is not None
-                else ModelHead(model=model, version=version, partition=batch[0].partition))
+        head = _head(raw_head, model, version, batch[0].partition)
         fresh = [o for o in batch if o.offset > head.applied(o.partition)]
         if not fresh:
             return MonitorOutput()
@@ -216,8 +226,7 @@ class FeatureMonitor:
             trial = BufferedStore(base)
             self._use(trial)
             self.detector_resets = 0
-            head = (ModelHead.decode(raw_head) if raw_head is not None
-                    else ModelHead(model=model, version=version, partition=batch[0].partition))
+            head = _head(raw_head, model, version, batch[0].partition)
             out = self._apply(key, head, fresh, isolate=True)
         finally:
             self._use(base)
@@ -336,8 +345,7 @@ class FeatureMonitor:
         False when this reference was applied already."""
         key = head_key(self.ns, model, version)
         raw_head = self.store.get(key)
-        head = (ModelHead.decode(raw_head) if raw_head is not None
-                else ModelHead(model=model, version=version, partition=partition))
+        head = _head(raw_head, model, version, partition)
         if head.reference_id == reference_id:
             return False
         head.reference_id = reference_id
@@ -489,7 +497,7 @@ class FeatureMonitor:
 
     def _reference_pieces(self, model: str, version: str, manifest: bytes) -> list[bytes]:
         pieces = []
-        for n in range(orjson.loads(manifest[len(_PIECES):])["pieces"]):
+        for n in range(_piece_count(manifest)):
             piece = self.store.get(reference_piece_key(self.ns, model, version, n))
             if piece is None:  # pragma: no cover - written before the value that counts them
                 raise LookupError(f"piece {n} of the reference of {model}/{version} is missing")
@@ -498,9 +506,8 @@ class FeatureMonitor:
 
     def _delete_reference_pieces(self, model: str, version: str) -> None:
         raw = self.store.get(reference_key(self.ns, model, version))
-        if raw is not None and raw.startswith(_PIECES):
-            for n in range(orjson.loads(raw[len(_PIECES):])["pieces"]):
-                self.store.delete(reference_piece_key(self.ns, model, version, n))
+        for n in range(_piece_count(raw) if raw is not None else 0):
+            self.store.delete(reference_piece_key(self.ns, model, version, n))
 
     # -- closing a window -------------------------------------------------------------------
     def _close_window(self, head: ModelHead, index: int, columns: Columns,
