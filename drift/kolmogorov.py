@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -210,12 +210,10 @@ def _scipy_exact(a: FloatArray, b: FloatArray) -> tuple[float, float]:
     without the public function's argument handling, re-sort and searchsorted (most of
     what a KS test cost at window close). Where that helper is missing (another scipy) or
     gives up, the public function decides, fallback included."""
-    exact = _exact_helper()
-    if exact is not None:
-        n1, n2 = a.size, b.size
-        success, d, p = exact(n1, n2, math.gcd(n1, n2), ks_statistic(a, b), "two-sided")
-        if success:
-            return float(d), float(np.clip(p, 0.0, 1.0))
+    if _exact_helper() is not None:
+        found = _exact_pvalue(a.size, b.size, ks_statistic(a, b))
+        if found is not None:
+            return found
     from scipy.stats import ks_2samp as scipy_ks_2samp
 
     with warnings.catch_warnings():
@@ -224,6 +222,20 @@ def _scipy_exact(a: FloatArray, b: FloatArray) -> tuple[float, float]:
         warnings.simplefilter("ignore", RuntimeWarning)
         result = scipy_ks_2samp(a, b, method="auto")
     return float(result.statistic), float(result.pvalue)
+
+
+@lru_cache(maxsize=4096)
+def _exact_pvalue(n1: int, n2: int, d: float) -> tuple[float, float] | None:
+    """(statistic, p-value) of scipy's lattice-path count for sizes ``n1``, ``n2`` and
+    statistic ``d``, or None where it gives up. A pure function of its arguments, so it is
+    remembered: a stream compares windows of one size against one reference, and ``d`` is a
+    multiple of 1/lcm(n1, n2) that stays small while nothing drifts, so the same few hundred
+    triples come back window after window (the count is ≈ 200 µs at 1,000 × 1,000; a window
+    of 20 numeric features paid it 20 times). Bounded, so memory stays flat."""
+    success, statistic, p = _exact_helper()(n1, n2, math.gcd(n1, n2), d, "two-sided")
+    if not success:
+        return None
+    return float(statistic), float(np.clip(p, 0.0, 1.0))
 
 
 @cache

@@ -117,3 +117,19 @@ def test_empty_sample_is_an_error() -> None:
 def test_identical_large_samples_have_p_one() -> None:
     a = np.sort(np.random.default_rng(3).normal(size=20_000))
     assert kolmogorov.ks_2samp(a, a) == (0.0, 1.0)
+
+
+def test_remembered_p_values_are_scipy_to_the_bit() -> None:
+    # a stream's windows of one size against one reference: the exact p-value is remembered
+    # per (n1, n2, statistic), and a remembered one is still scipy's own
+    rng = np.random.default_rng(11)
+    reference = np.sort(rng.normal(size=1_000))
+    kolmogorov._exact_pvalue.cache_clear()
+    for _ in range(60):
+        window = np.sort(np.round(rng.normal(size=1_000), 1))
+        expected = stats.ks_2samp(reference, window, method="auto")
+        assert kolmogorov.ks_2samp(reference, window) == (float(expected.statistic),
+                                                          float(expected.pvalue))
+    info = kolmogorov._exact_pvalue.cache_info()
+    assert info.hits > 0  # rounding to 0.1 makes statistics repeat
+    assert info.currsize <= info.maxsize == 4096
