@@ -10,6 +10,8 @@ of 1,000 events):
 * events/s of a bare aiokafka consumer reading the topic, and of one driftline worker
   processing it (time from the worker's first fetch to its committed offsets reaching the
   end), and their ratio;
+* events/s of a faust agent that only counts (bench/faust_noop.py), once before the worker
+  and once after it, and the ratio of the worker to their median;
 * produce-to-drift-event latency, p50 and p99, at a steady rate below capacity
   (``--latency-rate``, default 2,000 events/s), measured first, on a quiet broker;
 * peak RSS of the worker after 100,000 events and at the end;
@@ -99,6 +101,7 @@ async def committed(bootstrap: str, group: str, topic: str) -> int:
 def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path) -> tuple[float, float]:
     """(events/s, CPU µs per event) of a faust agent that only counts: faust's own ceiling
     on this machine."""
+    workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "faust-noop.log"
     env = {**os.environ, "BENCH_APP": f"noop{uuid.uuid4().hex[:8]}", "BENCH_TOPIC": topic,
            "BENCH_BROKER": f"kafka://{bootstrap}", "BENCH_EVENTS": str(n),
@@ -307,8 +310,11 @@ async def main() -> None:
     print(f"raw aiokafka consume: {raw:,.0f} events/s (runs: "
           f"{', '.join(f'{r:,.0f}' for r in raw_rates)})", file=sys.stderr)
 
-    noop, noop_cpu = faust_noop(bootstrap, topic, min(args.events, 200_000), workdir)
-    print(f"faust no-op agent: {noop:,.0f} events/s", file=sys.stderr)
+    # the no-op runs before and after the worker, and the ratio takes their median: on a
+    # shared machine the speed moves over minutes, and one no-op run measured it at one time
+    noop_events = min(args.events, 200_000)
+    noop_runs = [faust_noop(bootstrap, topic, noop_events, workdir / "noop-before")]
+    print(f"faust no-op agent: {noop_runs[0][0]:,.0f} events/s", file=sys.stderr)
 
     proc = start_worker(env, workdir / "worker.log")
     profiler = None
@@ -346,6 +352,10 @@ async def main() -> None:
         stop(proc)
     worker_rate = args.events / elapsed if elapsed else float("nan")
     print(f"driftline worker: {worker_rate:,.0f} events/s", file=sys.stderr)
+    noop_runs.append(faust_noop(bootstrap, topic, noop_events, workdir / "noop-after"))
+    print(f"faust no-op agent, again: {noop_runs[1][0]:,.0f} events/s", file=sys.stderr)
+    noop = statistics.median(rate for rate, _ in noop_runs)
+    noop_cpu = statistics.median(cpu for _, cpu in noop_runs)
     changelog = await changelog_bytes(bootstrap, f"{run}-feature-state-changelog")
     shard_rows: list[str] = []
     if not args.skip_shards:
@@ -361,11 +371,13 @@ async def main() -> None:
     print(f"| raw aiokafka consume (median of {args.repeat}) | {raw:,.0f} events/s |")
     print(f"| driftline worker | {worker_rate:,.0f} events/s |")
     print(f"| ratio worker / raw | {worker_rate / raw:.3f} |")
-    print(f"| faust agent that only counts (first {min(args.events, 200_000):,} events) | "
-          f"{noop:,.0f} events/s |")
+    print(f"| faust agent that only counts (first {noop_events:,} events; median of the runs "
+          f"before and after the worker) | {noop:,.0f} events/s "
+          f"({', '.join(f'{rate:,.0f}' for rate, _ in noop_runs)}) |")
     print(f"| ratio worker / faust no-op | {worker_rate / noop:.2f} |")
     print(f"| worker CPU per event (user + system, all threads) | {cpu / args.events * 1e6:,.0f} µs "
-          f"({cpu / elapsed:.0%} of one core); faust no-op {noop_cpu:,.0f} µs |")
+          f"({cpu / elapsed:.0%} of one core); faust no-op {noop_cpu:,.0f} µs "
+          f"({', '.join(f'{c:,.0f}' for _, c in noop_runs)}) |")
     print(f"| produce → drift event latency at {rate:,.0f} events/s | p50 {p50 * 1000:,.0f} ms, "
           f"p99 {p99 * 1000:,.0f} ms ({count} windows) |")
     print(f"| peak RSS after 100,000 events | {rss_100k / 1024:,.0f} MiB |")
