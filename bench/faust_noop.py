@@ -6,7 +6,6 @@ Run by ``bench/stream_bench.py`` (``python -m faust -A bench.faust_noop worker``
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import time
@@ -29,10 +28,6 @@ async def count(stream: faust.StreamT[bytes]) -> None:
     # the same batching the driftline agents use
     async for events in stream.take_events(int(os.environ.get("BENCH_BATCH", "2000")), within=1.0):
         if not state["started"]:
-            # what the driftline worker does once started (cli/worker.py,
-            # freeze_start_up_objects), so neither side's collector traverses start-up objects
-            gc.collect()
-            gc.freeze()
             state["started"] = time.monotonic()
             state["cpu"] = time.process_time()  # every thread of the process
         state["seen"] += len(events)

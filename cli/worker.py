@@ -71,32 +71,7 @@ def _worker_class() -> type:
             backpressure.interrupt()
             super()._on_sigint()
 
-        async def on_startup_finished(self) -> None:
-            await super().on_startup_finished()
-            freeze_start_up_objects()
-
     return Worker
-
-
-def freeze_start_up_objects() -> int:
-    """Collect once, then move every object alive now into the collector's permanent
-    generation; returns how many were frozen.
-
-    After start-up a worker holds ≈ 270,000 objects tracked by the cycle collector — modules,
-    classes and functions of faust, River, SciPy, pandas and scikit-learn — that live as
-    long as the process. Every batch promotes some short-lived objects into the oldest
-    generation, which sets off a full collection every couple of seconds, and each traversed
-    all of them: ≈ 180 ms apiece, 12 % of the worker's CPU in the stream benchmark
-    (measured with ``gc.callbacks``: 0.9 s of full collections per 10 s of processing).
-    Frozen, they are no longer traversed; full collections then look at the ≈ 5,000 objects
-    made since (0.9 → 0.14 s per 10 s). What is frozen is never collected, so the
-    collection first frees the cycles start-up left behind; whatever is made later is
-    collected as before, so memory stays bounded."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    return gc.get_freeze_count()
 
 
 def _import_agents() -> None:
