@@ -14,6 +14,15 @@ them; the commit still stops at the gap) and seeks the partition back to the fir
 offset, so everything from there comes again, in order, and the idempotent state skips
 what it has already applied. When the seek brings back the very offset that revealed the gap,
 the missing offsets are not in the log (transaction markers, compaction): it goes on.
+
+A gap shows only when a later offset arrives. When faust drops the *last* messages of a
+partition and nothing follows (the end of a burst, a test's reference events, a quiet
+model), no later offset ever reveals it. So an agent that waits idle also checks, every
+``patience`` seconds, each partition of its topics (:meth:`OffsetGuard.check_tail`): when
+the log ends past the next offset the agent expects (past the committed offset, for a
+partition it has seen nothing of since a rebalance) and that stays so across two checks
+while nothing arrives, the partition is sought back there — once for each such state, so a
+log whose end is a transaction marker costs one seek, not a loop.
 """
 
 from __future__ import annotations
@@ -44,6 +53,10 @@ class OffsetGuard:
         #: partitions sought back: (first missing offset, first offset after the gap, when)
         self.seeking: dict[TP, tuple[int, int, float]] = {}
         self._watchers: set[asyncio.Task[None]] = set()
+        #: per partition, (next offset, log end) at the last tail check, and the last state
+        #: a tail check sought back from
+        self._tail_seen: dict[TP, tuple[int, int]] = {}
+        self._tail_sought: dict[TP, tuple[int, int]] = {}
 
     async def rewind(self, tp: TP, offset: int) -> None:
         """Process ``tp`` again from ``offset`` (a batch that failed): nothing of it past
@@ -59,6 +72,45 @@ class OffsetGuard:
         for tp in partitions:
             self.expected.pop(tp, None)
             self.seeking.pop(tp, None)
+            self._tail_seen.pop(tp, None)
+            self._tail_sought.pop(tp, None)
+
+    async def check_tail(self, assigned: Iterable[TP],
+                         committed: Callable[[TP], int | None],
+                         log_end: Callable[[TP], int | None]) -> list[TP]:
+        """Seek back the partitions of ``assigned`` whose log ends past the next offset the
+        agent expects (``committed`` for one it has seen nothing of) in this check and the
+        last one; returns them. Call it only while the agent waits idle and nothing arrived
+        since the last check: whatever was fetched is then either handed over or lost."""
+        if not self.enabled:
+            return []
+        sought = []
+        current = set()
+        for tp in assigned:
+            current.add(tp)
+            if tp in self.seeking:
+                continue
+            start = self.expected.get(tp)
+            if start is None:
+                start = committed(tp)
+            end = log_end(tp)
+            if start is None or end is None or end <= start:
+                self._tail_seen.pop(tp, None)
+                continue
+            state = (start, end)
+            if self._tail_seen.get(tp) == state and self._tail_sought.get(tp) != state:
+                log.warning("%s: %s[%d] ends at offset %d, yet nothing from %d on reached "
+                            "the agent while it waited; seeking back to %d (offsets fetched "
+                            "and lost, or a transaction's marker: then this one seek is all)",
+                            self.agent, tp.topic, tp.partition, end, start, start)
+                OFFSET_GAPS.labels(self.agent, tp.topic).inc()
+                self._tail_sought[tp] = state
+                await self.seek(tp, start)
+                sought.append(tp)
+            self._tail_seen[tp] = state
+        for tp in set(self._tail_seen) - current:
+            del self._tail_seen[tp]
+        return sought
 
     async def admit(self, events: Sequence[EventT]) -> list[EventT]:
         """The events of ``events`` to process: all of them unless a partition skipped
@@ -173,16 +225,90 @@ async def process_batches(app: Any, stream: Any, agent: str,
     capped, jittered pause. Data cannot cause this (each agent dead-letters a bad message on
     its own); a dependency outage cannot either (agents hold for it); what is left is a bug,
     which stalls that agent visibly (``driftline_batch_redeliveries_total``) instead of
-    losing its events.
+    losing its events. While it waits idle, :func:`watch_tail` looks for offsets fetched and
+    lost with nothing after them to reveal the gap.
     """
+    guard = guard_for(app, agent, enabled=enabled)
+    activity = Activity()
+    tail = asyncio.get_running_loop().create_task(
+        watch_tail(app, guard, _topic_names(stream), activity))
+    try:
+        await _process(app, stream, agent, handle, guard, activity, size=size, within=within)
+    finally:
+        tail.cancel()
+
+
+class Activity:
+    """Whether an agent is handling a batch, and when it last received or finished one."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.busy = False
+        self.last = clock()
+
+    def touch(self) -> None:
+        self.last = self.clock()
+
+    def idle_for(self, seconds: float) -> bool:
+        return not self.busy and self.clock() - self.last >= seconds
+
+
+async def watch_tail(app: Any, guard: OffsetGuard, topics: frozenset[str],
+                     activity: Activity) -> None:
+    """Every ``guard.patience`` seconds while the agent waits idle (and faust's flow runs:
+    not in a rebalance), :meth:`OffsetGuard.check_tail` on the partitions of ``topics``."""
+    failing = False
+    while True:
+        await asyncio.sleep(guard.patience)
+        consumer = getattr(app, "_consumer", None)  # faust's, once it exists (not made here)
+        if consumer is None or not getattr(consumer, "flow_active", False):
+            continue
+        if not activity.idle_for(guard.patience):
+            continue
+        try:
+            await _check_tail(consumer, guard, topics)
+            failing = False
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a check must not end the agent; the next one tries again
+            if not failing:  # once per run of failures, not every few seconds
+                log.warning("%s: checking for undelivered offsets failed", guard.agent,
+                            exc_info=True)
+            failing = True
+
+
+async def _check_tail(consumer: Any, guard: OffsetGuard, topics: frozenset[str]) -> None:
+    assigned = [tp for tp in consumer.assignment() if tp.topic in topics]
+    committed = consumer._committed_offset  # faust's: the next offset to process
+
+    def log_end(tp: TP) -> int | None:
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # not (or no longer) assigned, never fetched
+            return None
+        return end if isinstance(end, int) else None
+
+    await guard.check_tail(assigned, committed.get, log_end)
+
+
+def _topic_names(stream: Any) -> frozenset[str]:
+    channel = getattr(stream, "channel", None)
+    return frozenset(getattr(channel, "topics", ()) or ())
+
+
+async def _process(app: Any, stream: Any, agent: str,
+                   handle: Callable[[list[EventT]], Awaitable[Any]], guard: OffsetGuard,
+                   activity: Activity, *, size: int, within: float) -> None:
     from streams.telemetry import handling
 
-    guard = guard_for(app, agent, enabled=enabled)
     failures = 0
     async for taken in stream.take_events(size, within=within):
+        if taken:
+            activity.touch()
         events = await guard.admit(taken)
         if not events:
             continue
+        activity.busy = True
         try:
             with handling(events):
                 await handle(events)
@@ -214,3 +340,6 @@ async def process_batches(app: Any, stream: Any, agent: str,
             await asyncio.sleep(REDELIVERY_BACKOFF.delay(failures - 1))
             for tp, offset in first.items():
                 await guard.rewind(tp, offset)
+        finally:
+            activity.busy = False
+            activity.touch()

@@ -127,3 +127,123 @@ async def test_a_disabled_guard_passes_everything_and_never_seeks():
     guard = OffsetGuard("t", seeks, enabled=False)
     assert offsets(await guard.admit(events(A, 1, 5, 9))) == [(0, 1), (0, 5), (0, 9)]
     assert seeks.calls == []
+
+
+# -- the tail: lost messages with nothing after them -------------------------------------------
+
+def ends(**by_partition: int):  # log end offsets, by partition name ("a", "b")
+    tps = {"a": A, "b": B}
+    table = {tps[k]: v for k, v in by_partition.items()}
+    return lambda tp: table.get(tp)
+
+
+def nothing_committed(tp: TP) -> int | None:
+    return None
+
+
+async def test_a_log_that_ends_past_what_the_agent_saw_is_sought_back_on_the_second_check():
+    seeks = Seeks()
+    guard = OffsetGuard("t", seeks)
+    await guard.admit(events(A, 10, 11) + events(B, 3))
+    # 12..14 of A were fetched and lost, and nothing comes after them; B is up to date
+    assert await guard.check_tail([A, B], nothing_committed, ends(a=15, b=4)) == []
+    assert await guard.check_tail([A, B], nothing_committed, ends(a=15, b=4)) == [A]
+    assert seeks.calls == [(A, 12)]
+    # the same state once more: one seek per state, not a loop (the log may end in a marker)
+    assert await guard.check_tail([A, B], nothing_committed, ends(a=15, b=4)) == []
+    # the seek delivers them: nothing is missing any more
+    assert offsets(await guard.admit(events(A, 12, 13, 14))) == [(0, 12), (0, 13), (0, 14)]
+    assert await guard.check_tail([A, B], nothing_committed, ends(a=15, b=4)) == []
+    assert seeks.calls == [(A, 12)]
+
+
+async def test_a_log_that_moves_between_checks_is_not_a_tail_yet():
+    seeks = Seeks()
+    guard = OffsetGuard("t", seeks)
+    await guard.admit(events(A, 10, 11))
+    assert await guard.check_tail([A], nothing_committed, ends(a=15)) == []
+    assert await guard.check_tail([A], nothing_committed, ends(a=20)) == []  # still coming
+    await guard.admit(events(A, 12))
+    assert await guard.check_tail([A], nothing_committed, ends(a=20)) == []  # the agent moved
+    assert seeks.calls == []
+
+
+async def test_a_partition_not_seen_since_a_rebalance_is_measured_from_its_committed_offset():
+    seeks = Seeks()
+    guard = OffsetGuard("t", seeks)
+    committed = {A: 40, B: 7}.get
+    for _ in range(2):
+        sought = await guard.check_tail([A, B], committed, ends(a=45, b=7))
+    assert sought == [A] and seeks.calls == [(A, 40)]
+    # nothing fetched yet (no log end known): nothing to say
+    guard.forget([A, B])
+    for _ in range(2):
+        assert await guard.check_tail([A], committed, lambda tp: None) == []
+
+
+async def test_a_partition_being_sought_or_revoked_is_left_alone():
+    seeks, clock = Seeks(), Clock()
+    guard = OffsetGuard("t", seeks, clock=clock)
+    await guard.admit(events(A, 1))
+    await guard.admit(events(A, 5))  # a gap: A is being sought back to 2
+    for _ in range(2):
+        assert await guard.check_tail([A], nothing_committed, ends(a=9)) == []
+    assert seeks.calls == [(A, 2)]
+    off = OffsetGuard("t", seeks, enabled=False)
+    await off.admit(events(B, 1))
+    for _ in range(2):
+        assert await off.check_tail([B], nothing_committed, ends(b=9)) == []
+    assert seeks.calls == [(A, 2)]
+
+
+@dataclass
+class Consumer:
+    """What watch_tail reads of faust's consumer."""
+
+    ends: dict[TP, int]
+    flow_active: bool = True
+    _committed_offset: dict[TP, int] = field(default_factory=dict)
+
+    def assignment(self) -> set[TP]:
+        return set(self.ends) | {TP("other-topic", 0)}
+
+    def highwater(self, tp: TP) -> int:
+        if tp not in self.ends:
+            raise AssertionError("Partition is not assigned")
+        return self.ends[tp]
+
+
+@dataclass
+class App:
+    _consumer: Consumer | None
+
+
+async def test_the_watch_checks_only_while_the_agent_waits_idle_and_the_flow_runs():
+    import asyncio
+
+    from streams.gaps import Activity, watch_tail
+
+    seeks, clock = Seeks(), Clock()
+    guard = OffsetGuard("t", seeks, patience=0.01)
+    await guard.admit(events(A, 1))
+    app = App(Consumer({A: 9, B: 0}, flow_active=False))
+    activity = Activity(clock)
+    task = asyncio.get_running_loop().create_task(watch_tail(app, guard, frozenset({"features"}),
+                                                             activity))
+    try:
+        await asyncio.sleep(0.1)
+        assert seeks.calls == []  # a rebalance: faust's flow is stopped
+        app._consumer.flow_active = True
+        activity.busy = True
+        clock.now = 100.0
+        await asyncio.sleep(0.1)
+        assert seeks.calls == []  # handling a batch: what it has not received may be queued
+        activity.busy = False
+        activity.touch()
+        await asyncio.sleep(0.1)
+        assert seeks.calls == []  # it just finished one
+        clock.now = 200.0
+        await asyncio.sleep(0.1)
+        assert seeks.calls == [(A, 2)]  # idle, and the log holds 2..8 it never received
+    finally:
+        task.cancel()
