@@ -106,6 +106,18 @@ def received(head: ModelHead) -> int:
     return head.seq + staged_events(head)
 
 
+def counts(state, prefix, models):
+    """Per model: (received, applied, late, duplicate copies, re-sent sources), or None
+    without a head: what a failing assertion says first."""
+    out = {}
+    for model in models:
+        raw = state.get(f"fh|{prefix}-{model}|1".encode())
+        head = ModelHead.decode(raw) if raw is not None else None
+        out[model] = None if head is None else (received(head), head.seq, head.late_events,
+                                                head.duplicate_copies, dict(head.rerouted))
+    return out
+
+
 def test_a_killed_shard_worker_loses_nothing_and_decisions_match_unsharded(
         worker_factory, broker, unique):
     models = [f"m{i}" for i in range(4)] + COUNT_MODELS
@@ -122,8 +134,13 @@ def test_a_killed_shard_worker_loses_nothing_and_decisions_match_unsharded(
     # the references first (the first 1,000 events of each model, whichever shard they are on;
     # the last ones wait in the reducer's table until both shards are past them)
     send(broker, topic, interleave(streams, 0, 1000))
-    wait_for_changelog(broker, sharded, lambda s: heads_in(s, sharded, models, 1000),
-                       timeout=120)
+    state = wait_for_changelog(broker, sharded, lambda s: heads_in(s, sharded, models, 1000),
+                               timeout=120)
+    # every reference event reached its reducer (the re-sent ones too) before any later one
+    # is sent: otherwise the reference would take later events and the first window lose them
+    assert heads_in(state, sharded, models, 1000), (
+        "reference events missing", counts(state, sharded, models), first.output()[-3000:],
+        second.output()[-3000:])
     send(broker, topic, interleave(streams, 1000, 3000))
     consume(broker, f"{sharded}-drift-events", lambda m: len(window_results(m)) >= 12,
             timeout=180)
@@ -140,12 +157,11 @@ def test_a_killed_shard_worker_loses_nothing_and_decisions_match_unsharded(
              for model in models}
     # what each head counted, for the assertions' messages: a short window is either lost
     # events (received < 5100) or late ones (late_events), and the worker's log says why
-    counted = {m: (received(h), h.seq, h.late_events, h.duplicate_copies)
-               for m, h in heads.items()}
-    short = sorted((e["model_name"], e["window_start_time"], e["feature"], e["current_size"])
-                   for e in results if e["current_size"] not in (1000, 500))
+    counted = counts(state, sharded, models)
+    short = sorted({(e["model_name"].split("-", 1)[1], e["window_start_time"][11:22],
+                     e["current_size"]) for e in results if e["current_size"] not in (1000, 500)})
     # 100 s of 10 events/s, all of them; 500 events
-    assert not short, (short[:12], counted, first.output()[-6000:])
+    assert not short, (counted, short[:8], first.output()[-6000:])
     assert {e["current_size"] for e in results} == {1000, 500}
     for model, head in heads.items():
         # each event once, whoever re-sent it; what waits is the last ones, past the windows
