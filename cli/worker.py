@@ -48,6 +48,7 @@ def worker(loglevel: str | None, migrate: bool) -> None:
         import logging
 
         logging.captureWarnings(True)  # warnings become JSON records too
+    freeze_imported_objects()
     # quiet: with JSON logs the banner would be the only line that is not JSON
     _worker_class()(app, loglevel=level, logging_config=json_logs,
                     quiet=json_logs is not None).execute_from_commandline()
@@ -72,6 +73,30 @@ def _worker_class() -> type:
             super()._on_sigint()
 
     return Worker
+
+
+def freeze_imported_objects() -> int:
+    """Collect once, then move every object alive now into the collector's permanent
+    generation; returns how many were frozen. Called after every import and before faust
+    starts: nothing of the stream (no message, no batch, no table value) exists yet.
+
+    A worker imports ≈ 270,000 objects tracked by the cycle collector — modules, classes and
+    functions of faust, River, SciPy, pandas and scikit-learn — that live as long as the
+    process. Every batch promotes some short-lived objects into the oldest generation, which
+    sets off a full collection every couple of seconds, and each traversed all of them:
+    ≈ 180 ms apiece, ≈ 12 % of the worker's CPU in the stream benchmark (``gc.callbacks``:
+    0.9 s of full collections per 10 s of processing). Frozen, they are no longer traversed.
+    What is frozen is never collected, so the collection first frees the cycles the imports
+    left behind; whatever is made later is collected as before, so memory stays bounded.
+
+    (An earlier version froze once the worker had started, after table recovery, and so
+    froze objects of its first batches too; it was reverted while a failover test's lost
+    events were looked into. Here nothing of the stream exists yet.)"""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def _import_agents() -> None:
