@@ -22,8 +22,10 @@ class Node:
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()  # the rest of the suite runs with an ordinary collector
+    gc.set_threshold(*thresholds)
 
 
 def test_imported_objects_are_frozen_and_their_garbage_is_collected_first(
@@ -42,6 +44,19 @@ def test_imported_objects_are_frozen_and_their_garbage_is_collected_first(
     assert not any(o is alive for o in gc.get_objects())
     later = Node()
     assert any(o is later for o in gc.get_objects())  # what comes after is collected as before
+    assert gc.get_threshold() == cli.worker.COLLECTOR_THRESHOLDS  # less often
+
+
+def test_cycles_made_after_the_freeze_are_still_collected(unfrozen: None) -> None:
+    cli.worker.freeze_imported_objects()
+    freed = []
+    for _ in range(3 * cli.worker.COLLECTOR_THRESHOLDS[0]):  # past the young threshold
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        if not freed:
+            freed.append(weakref.ref(a))
+        del a, b
+    assert freed[0]() is None  # collected without an explicit gc.collect()
 
 
 def test_the_worker_freezes_after_its_imports_and_before_faust_starts(
