@@ -87,7 +87,8 @@ STAGED_EVENTS = Gauge(
     "them (grows while one of its shards receives nothing).",
     ["model", "version"], registry=REGISTRY)
 OFFSET_GAPS = Counter(
-    "driftline_offset_gaps", "Times an agent saw a partition skip offsets and sought back.",
+    "driftline_offset_gaps", "Times an agent saw a partition skip offsets, or end past what "
+    "it received while it waited idle, and sought back.",
     ["agent", "topic"], registry=REGISTRY)
 DRIFT_TESTS = Counter(
     "driftline_drift_tests", "Drift test results published (window tests and detector signals).",
