@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -230,8 +231,10 @@ async def process_batches(app: Any, stream: Any, agent: str,
     """
     guard = guard_for(app, agent, enabled=enabled)
     activity = Activity()
-    tail = asyncio.get_running_loop().create_task(
-        watch_tail(app, guard, _topic_names(stream), activity))
+    topics = _topic_names(stream)
+    for topic in topics:
+        READERS.setdefault(topic, weakref.WeakSet()).add(activity)
+    tail = asyncio.get_running_loop().create_task(watch_tail(app, guard, topics, activity))
     try:
         await _process(app, stream, agent, handle, guard, activity, size=size, within=within)
     finally:
@@ -240,6 +243,8 @@ async def process_batches(app: Any, stream: Any, agent: str,
 
 class Activity:
     """Whether an agent is handling a batch, and when it last received or finished one."""
+
+    __slots__ = ("clock", "busy", "last", "__weakref__")
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -253,17 +258,28 @@ class Activity:
         return not self.busy and self.clock() - self.last >= seconds
 
 
+#: per topic, the agents reading it: one that is busy holds up the others' deliveries (faust
+#: hands each message to every reader's buffer), so that is no tail
+READERS: dict[str, weakref.WeakSet[Activity]] = {}
+
+
+def _all_idle(topics: frozenset[str], activity: Activity, seconds: float) -> bool:
+    readers = [activity, *(a for t in topics for a in READERS.get(t, ()))]
+    return all(a.idle_for(seconds) for a in readers)
+
+
 async def watch_tail(app: Any, guard: OffsetGuard, topics: frozenset[str],
                      activity: Activity) -> None:
-    """Every ``guard.patience`` seconds while the agent waits idle (and faust's flow runs:
-    not in a rebalance), :meth:`OffsetGuard.check_tail` on the partitions of ``topics``."""
+    """Every ``guard.patience`` seconds while the agent — and every other agent reading its
+    topics — waits idle (and faust's flow runs: not in a rebalance),
+    :meth:`OffsetGuard.check_tail` on the partitions of ``topics``."""
     failing = False
     while True:
         await asyncio.sleep(guard.patience)
         consumer = getattr(app, "_consumer", None)  # faust's, once it exists (not made here)
         if consumer is None or not getattr(consumer, "flow_active", False):
             continue
-        if not activity.idle_for(guard.patience):
+        if not _all_idle(topics, activity, guard.patience):
             continue
         try:
             await _check_tail(consumer, guard, topics)

@@ -3,6 +3,7 @@ is processed until the skipped events come again; a gap that stays is the log's 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 from faust.types import TP
@@ -247,3 +248,29 @@ async def test_the_watch_checks_only_while_the_agent_waits_idle_and_the_flow_run
         assert seeks.calls == [(A, 2)]  # idle, and the log holds 2..8 it never received
     finally:
         task.cancel()
+
+
+async def test_the_watch_waits_while_another_agent_on_the_same_topic_is_busy():
+    import asyncio
+
+    from streams.gaps import READERS, Activity, watch_tail
+
+    seeks, clock = Seeks(), Clock(now=100.0)
+    guard = OffsetGuard("t", seeks, patience=0.01)
+    await guard.admit(events(A, 1))
+    app = App(Consumer({A: 9}))
+    mine, other = Activity(clock), Activity(clock)
+    clock.now = 200.0
+    other.busy = True  # it holds a batch: faust's deliveries to every reader wait for it
+    READERS.setdefault("features", weakref.WeakSet()).add(other)
+    task = asyncio.get_running_loop().create_task(watch_tail(app, guard, frozenset({"features"}),
+                                                             mine))
+    try:
+        await asyncio.sleep(0.1)
+        assert seeks.calls == []
+        other.busy = False
+        await asyncio.sleep(0.1)
+        assert seeks.calls == [(A, 2)]
+    finally:
+        task.cancel()
+        READERS["features"].discard(other)
