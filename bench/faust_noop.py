@@ -6,12 +6,13 @@ Run by ``bench/stream_bench.py`` (``python -m faust -A bench.faust_noop worker``
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import time
 
 import faust
+
+from cli.worker import freeze_imported_objects
 
 app = faust.App(os.environ["BENCH_APP"], broker=os.environ["BENCH_BROKER"], store="memory://",
                 topic_partitions=int(os.environ.get("BENCH_PARTITIONS", "4")),
@@ -39,8 +40,6 @@ async def count(stream: faust.StreamT[bytes]) -> None:
             state["seen"] = -(10**12)  # report once
 
 
-# what the driftline worker does before faust starts (cli/worker.py, freeze_imported_objects),
-# so neither side's collector traverses what the imports left alive, and both collect as often
-gc.collect()
-gc.freeze()
-gc.set_threshold(20_000, 20, 20)
+# what the driftline worker does before faust starts, so neither side's collector traverses
+# what the imports left alive, and both collect as often
+freeze_imported_objects()

@@ -117,11 +117,14 @@ def base_env(broker: str, database_url: str, unique: str, tmp_path: Path) -> dic
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    """A worker process (``driftline worker``, or another faust ``command``) logging to ``log``."""
+
+    def __init__(self, env: dict[str, str], log: Path,
+                 command: tuple[str, ...] = (DRIFTLINE, "worker", "-l", "info")) -> None:
         self.log = log
         self.handle = log.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603
-            [DRIFTLINE, "worker", "-l", "info"], env=env, cwd=REPO,
+            list(command), env=env, cwd=REPO,
             stdout=self.handle, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

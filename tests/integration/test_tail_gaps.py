@@ -6,26 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, Worker, produce
+from tests.integration.conftest import Worker, produce
 
 pytestmark = pytest.mark.integration
-
-
-class TailApp(Worker):
-    def __init__(self, env: dict[str, str], log: Path) -> None:  # noqa: D107
-        self.log = log
-        self.handle = log.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "faust", "-A", "tests.integration.tail_app", "worker",
-             "-l", "info"], env=env, cwd=REPO, stdout=self.handle, stderr=subprocess.STDOUT,
-            start_new_session=True)
 
 
 def handled(log: str) -> list[int]:
@@ -39,8 +27,10 @@ def test_the_lost_last_messages_of_a_partition_are_sought_back_and_handled(
 
     topic = f"{unique}-tail"
     asyncio.run(ensure_topics(KafkaSettings(broker=broker, partitions=1), [topic]))
-    app = TailApp({**base_env, "TAIL_APP": unique, "TAIL_BROKER": broker, "TAIL_TOPIC": topic,
-                   "TAIL_DROP": "7,8,9", "TAIL_DATADIR": str(tmp_path / "data")}, tmp_path / "tail.log")
+    env = {**base_env, "TAIL_APP": unique, "TAIL_BROKER": broker, "TAIL_TOPIC": topic,
+           "TAIL_DROP": "7,8,9", "TAIL_DATADIR": str(tmp_path / "data")}
+    app = Worker(env, tmp_path / "tail.log", (sys.executable, "-m", "faust", "-A",
+                                             "tests.integration.tail_app", "worker", "-l", "info"))
     try:
         app.wait_ready()
         produce(broker, topic, [(b"k", f"event {n}".encode()) for n in range(10)],
