@@ -214,14 +214,13 @@ class OnlineDetectors:
         bounds = getattr(self, "bounds", {}).get(feature)
         if bounds is not None:
             scaled = np.clip(scaled, *bounds)
-        standardised = scaled.tolist()
         for name in self.names:
             # the whole array per detector, River's arithmetic (drift/online.py)
-            for i, value, threshold in online.feed(self.detectors[(feature, name)],
-                                                   standardised, statistic):
+            for i, value, threshold in online.feed(self.detectors[(feature, name)], scaled,
+                                                   statistic):
                 found.append(Detection(feature, name, start + i, int(positions[i]),
                                        value, threshold))
-        self.seen[feature] = start + len(standardised)
+        self.seen[feature] = start + int(scaled.size)
         return found
 
     def dumps(self) -> bytes:

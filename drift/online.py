@@ -7,10 +7,13 @@ of a worker's CPU). Here each detector takes the whole array in one call:
 
 * **Page–Hinkley**: River's recursion, operation for operation (the same running mean
   ``m += (1/n)·(x − m)``, the same sums, extremes and comparisons, the same reset on the
-  update after an alarm), in one loop over local floats, reading and writing back the
-  detector's own fields. Same floats in the same order, so the statistic and every alarm
-  are bit-for-bit River's — ``tests/unit/drift/test_online.py`` checks it against River's
-  ``update`` on seeded and property-generated streams, internal state included.
+  update after an alarm), compiled with numba (no fast-math: the same IEEE operations in the
+  same order), reading and writing back the detector's own fields. Same floats in the same
+  order, so the statistic and every alarm are bit-for-bit River's —
+  ``tests/unit/drift/test_online.py`` checks it against River's ``update`` on seeded and
+  property-generated streams, internal state included. Compiled, a value costs ≈ 10 ns
+  instead of ≈ 270 ns in the interpreter's loop (once compiled: numba keeps the machine code
+  in ``__pycache__``, so a worker compiles it once per install, ≈ 0.3 s).
 * **ADWIN**: River's ADWIN is a Rust core behind a Python wrapper; the loop calls the core
   (``AdaptiveWindowing.update``) directly and does the wrapper's work (reset after an alarm)
   itself, so the window is River's own.
@@ -25,6 +28,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
 from river import drift as river_drift
 from river import stats
 
@@ -32,25 +38,30 @@ from river import stats
 Alarm = tuple[int, float, float]
 
 
-def page_hinkley(detector: river_drift.PageHinkley, values: Sequence[float]) -> list[Alarm]:
-    """``detector.update(x)`` for each of ``values``, as River does it; the alarms."""
-    alpha, delta, threshold = detector.alpha, detector.delta, detector.threshold
-    min_instances = detector.min_instances
-    up = detector.mode in ("up", "both")
-    down = detector.mode in ("down", "both")
-    mean = detector._x_mean
-    n, m = mean.n, mean._mean
-    s_inc, s_dec = detector._sum_increase, detector._sum_decrease
-    min_inc: float = detector._min_increase
-    max_dec: float = detector._max_decrease
-    detected = detector._drift_detected
+@njit(cache=True, nogil=True)
+def _page_hinkley_run(values: NDArray[np.float64], state: NDArray[np.float64], alpha: float,
+                      delta: float, threshold: float, min_instances: float, up: bool,
+                      down: bool) -> tuple[int, bool, NDArray[np.int64], NDArray[np.float64]]:
+    """River's ``PageHinkley.update`` over ``values``, compiled. ``state`` (n, mean, the two
+    sums, their extremes, the alarm flag) is read and written back in place. Returns (alarms,
+    whether the running mean was reset, their positions, their statistics).
+
+    Every line is River's operation on doubles, in River's order: no fast-math, so the
+    compiler may neither reorder nor fuse them (IEEE semantics, bit-equal to the
+    interpreter's floats: tests/unit/drift/test_online.py)."""
+    n, m, s_inc, s_dec, min_inc, max_dec = (state[0], state[1], state[2], state[3], state[4],
+                                            state[5])
+    detected = state[6] != 0.0
     fresh_mean = False
-    alarms: list[Alarm] = []
-    for i, x in enumerate(values):
+    positions = np.empty(values.shape[0], dtype=np.int64)
+    statistics = np.empty(values.shape[0], dtype=np.float64)
+    found = 0
+    for i in range(values.shape[0]):
+        x = values[i]
         if detected:  # River resets on the update after an alarm (PageHinkley._reset)
             n, m = 0.0, 0.0
             s_inc, s_dec = 0.0, 0.0
-            min_inc, max_dec = math.inf, -1
+            min_inc, max_dec = math.inf, -1.0
             detected = False
             fresh_mean = True
         n += 1.0  # stats.Mean.update with w = 1.0
@@ -67,15 +78,39 @@ def page_hinkley(detector: river_drift.PageHinkley, values: Sequence[float]) -> 
             fall = max_dec - s_dec
             detected = (up and rise > threshold) or (down and fall > threshold)
             if detected:
-                alarms.append((i, float(max(rise, fall)), float(threshold)))
+                positions[found] = i
+                statistics[found] = fall if fall > rise else rise  # Python's max(rise, fall)
+                found += 1
+    state[0], state[1], state[2], state[3], state[4], state[5] = n, m, s_inc, s_dec, min_inc, max_dec
+    state[6] = 1.0 if detected else 0.0
+    return found, fresh_mean, positions, statistics
+
+
+def page_hinkley(detector: river_drift.PageHinkley, values: Sequence[float] | NDArray[np.float64],
+                 ) -> list[Alarm]:
+    """``detector.update(x)`` for each of ``values``, as River does it; the alarms."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.size == 0:
+        return []
+    mean = detector._x_mean
+    state = np.array([mean.n, mean._mean, detector._sum_increase, detector._sum_decrease,
+                      detector._min_increase, detector._max_decrease,
+                      1.0 if detector._drift_detected else 0.0])
+    found, fresh_mean, positions, statistics = _page_hinkley_run(
+        array, state, float(detector.alpha), float(detector.delta), float(detector.threshold),
+        float(detector.min_instances), detector.mode in ("up", "both"),
+        detector.mode in ("down", "both"))
+    n, m, s_inc, s_dec, min_inc, max_dec, detected = state.tolist()
     if fresh_mean:
         detector._x_mean = stats.Mean()
     detector._x_mean.n, detector._x_mean._mean = n, m
     detector._sum_increase, detector._sum_decrease = s_inc, s_dec
     detector._min_increase = min_inc
-    detector._max_decrease = max_dec  # type: ignore[assignment]  # River starts it at int -1
-    detector._drift_detected = bool(detected)
-    return alarms
+    detector._max_decrease = max_dec
+    detector._drift_detected = detected != 0.0
+    threshold = float(detector.threshold)
+    return [(i, s, threshold) for i, s in zip(positions[:found].tolist(),
+                                              statistics[:found].tolist(), strict=True)]
 
 
 def adwin(detector: river_drift.ADWIN, values: Sequence[float]) -> list[Alarm]:
@@ -107,11 +142,13 @@ def generic(detector: Any, values: Sequence[float],
     return alarms
 
 
-def feed(detector: Any, values: Sequence[float],
+def feed(detector: Any, values: Sequence[float] | NDArray[np.float64],
          describe: Callable[[Any], tuple[float, float]]) -> list[Alarm]:
     """Feed ``values`` in order to a River detector; the alarms, as River would raise them."""
     if type(detector) is river_drift.PageHinkley:
         return page_hinkley(detector, values)
+    # the interpreter's loops below iterate floats faster than an array's scalars
+    floats: Sequence[float] = values.tolist() if isinstance(values, np.ndarray) else values
     if type(detector) is river_drift.ADWIN:
-        return adwin(detector, values)
-    return generic(detector, values, describe)
+        return adwin(detector, floats)
+    return generic(detector, floats, describe)

@@ -48,7 +48,7 @@ ROOMS = frozenset(RULES)
 
 #: the third-party modules the pure rooms may use (the standard library is always fine)
 PURE_LIBRARIES: dict[str, set[str]] = {
-    "drift": {"numpy", "scipy", "river", "sklearn"},
+    "drift": {"numpy", "scipy", "river", "sklearn", "numba"},
     "monitors": {"numpy", "orjson", "river"},
     "schemas": {"orjson"},
     "reports": {"numpy"},
