@@ -37,6 +37,10 @@ def worker(loglevel: str | None, migrate: bool) -> None:
     _import_agents()
     import scipy.stats  # noqa: F401 - the first window's exact KS would otherwise pay 0.4 s here
 
+    from drift import online
+
+    online.compile_now()  # the first reference's calibration would otherwise pay for it
+
     from faust_app import app
     from observability import logs, metrics, tracing
 

@@ -52,48 +52,12 @@ ADWIN_CLOCK = 32
 CLIP_QUANTILE = 0.005
 
 
-#: rows of replayed streams taken through :func:`_ph_maxima` at a time: each array of 8 rows of
-#: 10,000 values (640 KB) stays in the core's cache across the passes; 16 at once spilled
-ROWS_AT_A_TIME = 8
-
-
 def _ph_maxima(streams: FloatArray) -> FloatArray:
-    """The largest Page–Hinkley statistic of each stream (rows), River's recursion:
-    deviations from the running mean, fading sums, their running extremes, from
-    ``min_instances`` on (the running mean is a cumulative sum over the count, River's
-    statistic within rounding). Rows are independent, so they go through in blocks of
-    :data:`ROWS_AT_A_TIME`; every pass but the first writes over a buffer it owns."""
-    return np.concatenate([_ph_maxima_block(streams[i:i + ROWS_AT_A_TIME])
-                           for i in range(0, streams.shape[0], ROWS_AT_A_TIME)])
-
-
-def _fading_sums(values: FloatArray) -> FloatArray:
-    """``s_t = alpha·s_(t-1) + x_t`` along each row, in place. With ``alpha`` 1 that is the
-    running sum, and ``cumsum`` adds in the same order as the filter does (bit-equal,
-    tested), at two thirds of its cost."""
-    if PH_ALPHA == 1.0:
-        return np.cumsum(values, axis=1, out=values)
-    from scipy.signal import lfilter
-
-    values[...] = lfilter([1.0], [1.0, -PH_ALPHA], values, axis=1)
-    return values
-
-
-def _ph_maxima_block(streams: FloatArray) -> FloatArray:
-    t = np.arange(1, streams.shape[1] + 1, dtype=np.float64)
-    mean = np.cumsum(streams, axis=1)
-    mean /= t
-    dev = np.subtract(streams, mean, out=mean)
-    up = _fading_sums(np.subtract(dev, PH_DELTA))
-    rise = np.minimum.accumulate(up, axis=1)
-    np.subtract(up, rise, out=rise)
-    down = _fading_sums(np.add(dev, PH_DELTA, out=dev))
-    fall = np.maximum.accumulate(down, axis=1)
-    np.maximum(fall, -1.0, out=fall)
-    np.subtract(fall, down, out=fall)
-    live = slice(PH_MIN_INSTANCES - 1, None)
-    return np.asarray(np.maximum(rise[:, live].max(axis=1), fall[:, live].max(axis=1)),
-                      dtype=np.float64)
+    """The largest Page–Hinkley statistic of each stream (rows), from ``min_instances`` on:
+    River's recursion, compiled (drift/online.py), so the replay computes the very
+    statistic the live detector will."""
+    return online.page_hinkley_maxima(np.ascontiguousarray(streams, dtype=np.float64),
+                                      PH_ALPHA, PH_DELTA, float(PH_MIN_INSTANCES))
 
 
 def calibrate_page_hinkley(values: FloatArray, budget_per_100k: float, *, seed: int,

@@ -86,6 +86,50 @@ def _page_hinkley_run(values: NDArray[np.float64], state: NDArray[np.float64], a
     return found, fresh_mean, positions, statistics
 
 
+@njit(cache=True, nogil=True)
+def page_hinkley_maxima(streams: NDArray[np.float64], alpha: float, delta: float,
+                        min_instances: float) -> NDArray[np.float64]:
+    """The largest Page–Hinkley statistic (``max(rise, fall)``) of each row of ``streams``
+    from the ``min_instances``-th value on, each row fed to a fresh detector that never
+    fires: River's recursion, the same operations as :func:`_page_hinkley_run` (what
+    calibration replays, bit-for-bit what River's ``update`` would give)."""
+    rows, length = streams.shape
+    out = np.full(rows, -np.inf)
+    for r in range(rows):
+        n, m = 0.0, 0.0
+        s_inc, s_dec = 0.0, 0.0
+        min_inc, max_dec = math.inf, -1.0
+        largest = -math.inf
+        for i in range(length):
+            x = streams[r, i]
+            n += 1.0
+            m += (1.0 / n) * (x - m)
+            dev = x - m
+            s_inc = alpha * s_inc + dev - delta
+            s_dec = alpha * s_dec + dev + delta
+            if s_inc < min_inc:
+                min_inc = s_inc
+            if s_dec > max_dec:
+                max_dec = s_dec
+            if n >= min_instances:
+                rise = s_inc - min_inc
+                fall = max_dec - s_dec
+                statistic = fall if fall > rise else rise
+                if statistic > largest:
+                    largest = statistic
+        out[r] = largest
+    return out
+
+
+def compile_now() -> None:
+    """Compile (or load from ``__pycache__``) the compiled loops now rather than on first
+    use: ≈ 0.5 s the first time after an install or a change, ≈ 0.1 s after that."""
+    values = np.zeros(1)
+    _page_hinkley_run(values, np.array([0.0, 0.0, 0.0, 0.0, math.inf, -1.0, 0.0]), 1.0, 0.0,
+                      1.0, 1.0, True, True)
+    page_hinkley_maxima(values.reshape(1, 1), 1.0, 0.0, 1.0)
+
+
 def page_hinkley(detector: river_drift.PageHinkley, values: Sequence[float] | NDArray[np.float64],
                  ) -> list[Alarm]:
     """``detector.update(x)`` for each of ``values``, as River does it; the alarms."""
