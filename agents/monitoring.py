@@ -125,8 +125,11 @@ async def decode_batch(events: Sequence[EventT], record: type[R], rekey_to: Any 
     groups: dict[tuple[str, str], list[tuple[EventT, Any]]] = {}
     for event in events:
         message = event.message
-        parsed = await _guarded(event, decode, message.value, record, LIMITS)
-        if parsed is None:
+        # no coroutine per event: only a failure awaits (its dead letter)
+        try:
+            parsed = decode(message.value, record, LIMITS)
+        except Exception as exc:  # noqa: BLE001 - one message must not stop the batch
+            await _dead_letter(event, exc)
             continue
         if keep is not None and not keep(parsed):
             continue
@@ -141,26 +144,28 @@ async def decode_batch(events: Sequence[EventT], record: type[R], rekey_to: Any 
                 with use_event(event):
                     await reroute_to(rekey_to, event, parsed.model_name)
                 continue
-        value = parsed if prepare is None else await _guarded(event, prepare, event, parsed)
-        if value is not None:
-            groups.setdefault((parsed.model_name, parsed.model_version), []).append(
-                (event, value))
+        value: Any = parsed
+        if prepare is not None:
+            try:
+                value = prepare(event, parsed)
+            except Exception as exc:  # noqa: BLE001 - one message must not stop the batch
+                await _dead_letter(event, exc)
+                continue
+        groups.setdefault((parsed.model_name, parsed.model_version), []).append((event, value))
     return groups
 
 
-async def _guarded(event: EventT, work: Callable[..., X], *args: Any) -> X | None:
-    """``work(*args)``, or None after dead-lettering ``event`` for whatever it raised."""
-    message = event.message
-    try:
-        return work(*args)
-    except InvalidEvent as exc:
+async def _dead_letter(event: EventT, exc: Exception) -> None:
+    """Dead-letter ``event`` for what decoding or preparing it raised: an
+    :class:`InvalidEvent` with its reason, anything else as an internal error (logged)."""
+    if isinstance(exc, InvalidEvent):
         await send_dead_letter(event, exc.reason, exc.code)
-    except Exception as exc:  # noqa: BLE001 - one message must not stop the batch
-        log.exception("decoding %s[%s]@%s failed", message.topic, message.partition,
-                      message.offset)
-        await send_dead_letter(event, f"internal error while decoding: {exc!r}"[:1000],
-                               Reason.INTERNAL_ERROR)
-    return None
+        return
+    message = event.message
+    log.error("decoding %s[%s]@%s failed", message.topic, message.partition, message.offset,
+              exc_info=exc)
+    await send_dead_letter(event, f"internal error while decoding: {exc!r}"[:1000],
+                           Reason.INTERNAL_ERROR)
 
 
 Out = TypeVar("Out")

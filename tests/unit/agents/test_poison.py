@@ -115,3 +115,37 @@ def test_every_message_is_applied_or_dead_lettered_once(values):
     assert applied | set(dead) == set(range(len(values)))
     for letter in letters:
         assert letter.reason_code in ("empty", "too_large", "not_json", "invalid")
+
+
+def test_a_step_that_crashes_on_one_event_costs_that_event_a_dead_letter(caplog) -> None:
+    """Not the data's fault but the code's: that event is dead-lettered as an internal error,
+    with the exception in the reason and its traceback in the log; the others are grouped."""
+    letters: list[DeadLetter] = []
+
+    async def send(self: Any, *, key: Any = None, value: bytes, **kwargs: Any) -> Any:
+        letters.append(DeadLetter.loads(value))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    def prepare(event: Any, record: FeatureEvent) -> Any:
+        if event.message.offset == 1:
+            raise RuntimeError("boom")
+        return observation(event, record)
+
+    good = orjson.dumps({"event_id": str(uuid.uuid4()), "schema_version": 1,
+                         "model_name": "m", "model_version": "1",
+                         "timestamp": "2026-01-01T00:00:00+00:00", "features": {"x": 1.0}})
+    events = [FakeEvent(FakeMessage("features", offset=i, key=b"m", value=good))
+              for i in range(3)]
+    original = faust.Topic.send
+    faust.Topic.send = send  # type: ignore[method-assign]
+    try:
+        groups = asyncio.run(decode_batch(events, FeatureEvent, prepare=prepare))
+    finally:
+        faust.Topic.send = original  # type: ignore[method-assign]
+    assert [e.message.offset for e, _ in groups[("m", "1")]] == [0, 2]
+    assert [(letter.offset, letter.reason_code) for letter in letters] == [(1, "internal_error")]
+    assert "RuntimeError('boom')" in letters[0].reason
+    failed = [r for r in caplog.records if "decoding features" in r.getMessage()]
+    assert failed and failed[0].exc_info and failed[0].exc_info[0] is RuntimeError
