@@ -24,9 +24,10 @@ other detector type goes through River's ``update``, value by value.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numba import njit
@@ -34,11 +35,27 @@ from numpy.typing import NDArray
 from river import drift as river_drift
 from river import stats
 
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
 #: (position in the array, statistic, threshold) of each alarm
 Alarm = tuple[int, float, float]
 
 
-@njit(cache=True, nogil=True)
+def compiled(function: F) -> F:
+    """``function`` compiled by numba, its machine code kept in ``__pycache__`` (or the
+    user's cache directory) across processes; where neither can be written (a read-only
+    image whose user has no writable home) compiled anew in each process instead of
+    failing the import."""
+    try:
+        return cast(F, njit(cache=True, nogil=True)(function))
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        log.warning("no writable cache directory for numba: %s is compiled at each start "
+                    "(set NUMBA_CACHE_DIR)", function.__qualname__)
+        return cast(F, njit(nogil=True)(function))
+
+
+@compiled
 def _page_hinkley_run(values: NDArray[np.float64], state: NDArray[np.float64], alpha: float,
                       delta: float, threshold: float, min_instances: float, up: bool,
                       down: bool) -> tuple[int, bool, NDArray[np.int64], NDArray[np.float64]]:
@@ -86,7 +103,7 @@ def _page_hinkley_run(values: NDArray[np.float64], state: NDArray[np.float64], a
     return found, fresh_mean, positions, statistics
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def page_hinkley_maxima(streams: NDArray[np.float64], alpha: float, delta: float,
                         min_instances: float) -> NDArray[np.float64]:
     """The largest Page–Hinkley statistic (``max(rise, fall)``) of each row of ``streams``

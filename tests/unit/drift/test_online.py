@@ -115,3 +115,22 @@ def test_online_detectors_give_the_alarms_of_river_value_by_value() -> None:
         assert [(a.index, a.statistic, a.threshold) for a in found if a.detector == name] == \
             expected
         assert expected
+
+
+def test_without_a_writable_cache_the_loops_compile_anyway(monkeypatch, caplog) -> None:
+    """numba refuses ``cache=True`` when it finds no directory to write (a read-only image
+    whose user has no writable home): the loop is compiled per process instead, with a
+    warning naming the setting, and computes the same."""
+    from numba.core import caching
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+
+    def running_sum(values):
+        total = 0.0
+        for v in values:
+            total += v
+        return total
+
+    fn = online.compiled(running_sum)
+    assert fn(np.arange(5.0)) == 10.0
+    assert "NUMBA_CACHE_DIR" in caplog.text
