@@ -12,8 +12,10 @@ of a worker's CPU). Here each detector takes the whole array in one call:
   order, so the statistic and every alarm are bit-for-bit River's —
   ``tests/unit/drift/test_online.py`` checks it against River's ``update`` on seeded and
   property-generated streams, internal state included. Compiled, a value costs ≈ 10 ns
-  instead of ≈ 270 ns in the interpreter's loop (once compiled: numba keeps the machine code
-  in ``__pycache__``, so a worker compiles it once per install, ≈ 0.3 s).
+  instead of ≈ 270 ns in the interpreter's loop. numba keeps the machine code in
+  ``__pycache__``: a process compiles it once per install (≈ 1 s) and loads it after that
+  (≈ 0.5 s, most of it numba setting itself up), at the worker's start
+  (:func:`compile_now`). numba and LLVM add ≈ 80 MiB to a worker's memory.
 * **ADWIN**: River's ADWIN is a Rust core behind a Python wrapper; the loop calls the core
   (``AdaptiveWindowing.update``) directly and does the wrapper's work (reset after an alarm)
   itself, so the window is River's own.
@@ -140,7 +142,7 @@ def page_hinkley_maxima(streams: NDArray[np.float64], alpha: float, delta: float
 
 def compile_now() -> None:
     """Compile (or load from ``__pycache__``) the compiled loops now rather than on first
-    use: ≈ 0.5 s the first time after an install or a change, ≈ 0.1 s after that."""
+    use: ≈ 1 s the first time after an install or a change, ≈ 0.5 s after that."""
     values = np.zeros(1)
     _page_hinkley_run(values, np.array([0.0, 0.0, 0.0, 0.0, math.inf, -1.0, 0.0]), 1.0, 0.0,
                       1.0, 1.0, True, True)

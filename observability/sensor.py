@@ -92,7 +92,10 @@ class BatchedPrometheusMonitor(PrometheusMonitor):
                 if moved:
                     self._events[key] = count
                     moved_total += moved
-                    m.total_events_per_stream.labels(stream=self._labels[key]).inc(moved)
+                    label = self._labels.get(key)
+                    if label is None:  # its stream is gone (faust keeps streams weakly)
+                        label = self._labels[key] = f"stream.{self._normalize(key).lower()}.events"
+                    m.total_events_per_stream.labels(stream=label).inc(moved)
             if moved_total:
                 m.total_events.inc(moved_total)
         if self.events_active != self._events_active:
