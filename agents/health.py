@@ -10,29 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from faust import Sensor
 from faust.web import Request, Response, View
 
 from faust_app import app
 from resilience import backpressure
-
-
-class HeldWorkYieldsToRebalances(Sensor):
-    """faust's rebalance waits until every agent has finished the events it holds (before it
-    even signals ``on_partitions_revoked``); an agent holding a batch for a dependency that is
-    down would stall the rebalance, and the whole group with it. At the rebalance's start
-    held work is given up unacknowledged, so the partitions' next owner reads it again."""
-
-    def on_rebalance_start(self, app: Any) -> dict[str, Any]:
-        backpressure.interrupt()
-        return super().on_rebalance_start(app)  # type: ignore[no-any-return]
-
-    def on_rebalance_end(self, app: Any, state: dict[str, Any]) -> None:
-        backpressure.rebalanced()
-        super().on_rebalance_end(app, state)
-
-
-app.sensors.add(HeldWorkYieldsToRebalances())
 
 
 @app.page("/health/ready")

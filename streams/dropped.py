@@ -30,6 +30,8 @@ from weakref import WeakKeyDictionary
 import faust
 from mode.utils.queues import ThrowableQueue
 
+from resilience import backpressure
+
 log = logging.getLogger(__name__)
 
 #: per message, how many of its references were dropped with a cleared buffer
@@ -70,7 +72,24 @@ class DroppingQueue(ThrowableQueue):  # type: ignore[type-arg]
 
 
 class App(faust.App):  # type: ignore[misc]
-    """faust's application with buffers whose cleared events the rebalance does not wait for."""
+    """faust's application with buffers whose cleared events the rebalance does not wait for,
+    and whose held work yields to a rebalance."""
+
+    def on_rebalance_start(self) -> None:
+        # faust's rebalance waits until every agent has finished the events it holds (before
+        # it even signals ``on_partitions_revoked``); an agent holding a batch for a
+        # dependency that is down would stall the rebalance, and the whole group with it. At
+        # the rebalance's start held work is given up unacknowledged, so the partitions' next
+        # owner reads it again. (Here rather than in a sensor: faust calls every sensor five
+        # times per message.)
+        backpressure.interrupt()
+        super().on_rebalance_start()
+
+    def on_rebalance_end(self) -> None:
+        try:
+            super().on_rebalance_end()
+        finally:
+            backpressure.rebalanced()
 
     def FlowControlQueue(self, maxsize: int | None = None, *,  # noqa: N802 - faust's name
                          clear_on_resume: bool = False) -> ThrowableQueue:  # type: ignore[type-arg]
