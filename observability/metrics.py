@@ -123,6 +123,11 @@ for _decision in PROMOTION_DECISIONS:
     PROMOTIONS.labels(_decision)
 
 
+def agent_label(agent: Any) -> str:
+    """The ``agent`` label of a faust agent: its function's name, without the module."""
+    return str(agent.name).rsplit(".", 1)[-1]
+
+
 def observe_batch(agent: str, topic: str, count: int, seconds: float, oldest: float) -> None:
     if _sensor is not None:
         _sensor.flush()  # faust's per-message series, summed since the last batch
@@ -253,6 +258,12 @@ def install(app: faust.App) -> None:
         if _sensor is not None:
             _sensor.flush()
 
+    # Like the job counters above: a histogram series born at its agent's first batch, with
+    # that batch in it, shows no increase to rate() (the batch panel and quantiles would
+    # miss a worker's first burst). Every agent's series start at 0 with the worker.
+    for agent in app.agents.values():
+        BATCH_DURATION.labels(agent_label(agent))
+        EVENT_AGE.labels(agent_label(agent))
     REGISTRY.register(ConsumerLag(app))
     REGISTRY.register(DriftAlerts(app))
     _installed.add(id(app))

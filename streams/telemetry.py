@@ -36,7 +36,7 @@ def agent_name() -> str:
     agent = current_agent()
     if agent is None:
         return "unknown"
-    return agent.name.rsplit(".", 1)[-1]
+    return metrics.agent_label(agent)
 
 
 def _event_spans(events: Sequence[EventT], agent: str) -> dict[int, Any]:

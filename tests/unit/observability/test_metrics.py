@@ -94,8 +94,20 @@ async def test_dead_letters_are_counted_by_source_topic_and_class(monkeypatch):
 
 def test_the_worker_registry_serves_faust_and_driftline_series():
     app = faust.App("obs-metrics-unit", broker="kafka://127.0.0.1:1")
+
+    @app.agent(app.topic("unit-zero-in"))
+    async def zero_agent(stream):  # pragma: no cover - never started
+        async for _ in stream:
+            pass
+
     metrics.install(app)
     metrics.install(app)  # idempotent: no duplicated series
+    # rate() sees no increase in a series born with its first observation in it: a worker
+    # that handles its first burst inside one scrape interval would show no batch times.
+    # Every agent's start at 0 with the worker.
+    for name in ("driftline_batch_duration_seconds_count", "driftline_event_age_seconds_count"):
+        assert value(name, agent="zero_agent") == 0.0 and REGISTRY.get_sample_value(
+            name, {"agent": "zero_agent"}) is not None, name
     assert isinstance(app.monitor, faust.sensors.prometheus.PrometheusMonitor)
     with handling(events("unit-exposition", [None])):
         pass
