@@ -32,6 +32,7 @@ async def count(stream: faust.StreamT[bytes]) -> None:
         if not state["started"]:
             state["started"] = time.monotonic()
             state["cpu"] = time.process_time()  # every thread of the process
+            print("STARTED", file=sys.stderr, flush=True)  # stream_bench may attach py-spy now
         state["seen"] += len(events)
         if state["seen"] >= TARGET:
             rate = state["seen"] / (time.monotonic() - state["started"])

@@ -98,9 +98,10 @@ async def committed(bootstrap: str, group: str, topic: str) -> int:
         await admin.close()
 
 
-def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path) -> tuple[float, float]:
+def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path,
+               profile: Path | None = None) -> tuple[float, float]:
     """(events/s, CPU µs per event) of a faust agent that only counts: faust's own ceiling
-    on this machine."""
+    on this machine. With ``profile``, py-spy records it from its first batch on."""
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "faust-noop.log"
     env = {**os.environ, "BENCH_APP": f"noop{uuid.uuid4().hex[:8]}", "BENCH_TOPIC": topic,
@@ -114,16 +115,23 @@ def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path) -> tuple[float
                                  "-l", "warn"],
                                 env=env, stdout=handle, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd=REPO)
+    profiler = None
     try:
         deadline = time.monotonic() + n / 500 + 120
         while time.monotonic() < deadline and proc.poll() is None:
-            for line in log.read_text(errors="replace").splitlines():
+            text = log.read_text(errors="replace")
+            if profile is not None and profiler is None and "STARTED" in text:
+                profiler = start_profiler(proc.pid, profile)
+            for line in text.splitlines():
                 if "RATE " in line:
                     words = line.rsplit("RATE ", 1)[1].split()
                     return float(words[0]), float(words[2])
-            time.sleep(0.5)
+            time.sleep(0.1 if profiler is None else 0.5)
         return float("nan"), float("nan")
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            profiler.wait(timeout=60)
         stop(proc)
 
 
@@ -260,7 +268,7 @@ async def main() -> None:
                         help="leave out the latency phase (quicker runs while tuning)")
     parser.add_argument("--profile", type=Path, default=None, metavar="FILE",
                         help="record the worker with py-spy into FILE (collapsed stacks) and "
-                        "print where its CPU went")
+                        "print where its CPU went; the first no-op run goes to FILE.noop")
     parser.add_argument("--shard-events", type=int, default=100_000,
                         help="events of the sharding phase (one model, shards=2, 1 vs 2 workers)")
     parser.add_argument("--skip-shards", action="store_true", help="leave out that phase")
@@ -316,7 +324,8 @@ async def main() -> None:
     # partial batch waits out ``within`` (1 s of a ≈ 15 s run), which made a 200,000-event
     # topic's no-op look up to ≈ 7 % slower than a longer topic's
     noop_events = min(args.events * 9 // 10, 200_000)
-    noop_runs = [faust_noop(bootstrap, topic, noop_events, workdir / "noop-before")]
+    noop_runs = [faust_noop(bootstrap, topic, noop_events, workdir / "noop-before",
+                            args.profile and args.profile.with_name(args.profile.name + ".noop"))]
     print(f"faust no-op agent: {noop_runs[0][0]:,.0f} events/s", file=sys.stderr)
 
     proc = start_worker(env, workdir / "worker.log")
