@@ -31,6 +31,7 @@ import faust
 from mode.utils.queues import ThrowableQueue
 
 from resilience import backpressure
+from streams.delivery import direct_delivery
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,16 @@ class DroppingQueue(ThrowableQueue):  # type: ignore[type-arg]
 
 class App(faust.App):  # type: ignore[misc]
     """faust's application with buffers whose cleared events the rebalance does not wait for,
-    and whose held work yields to a rebalance."""
+    whose held work yields to a rebalance, and whose consumer hands a message that cannot
+    block straight to its streams (:mod:`streams.delivery`)."""
+
+    def _new_consumer(self) -> Any:
+        # faust's own (Transport.create_consumer), with the consumer class's delivery
+        transport = self.transport
+        return direct_delivery(transport.Consumer)(
+            transport, callback=self.topics.on_message, loop=transport.loop,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned, beacon=self.beacon)
 
     def on_rebalance_start(self) -> None:
         # faust's rebalance waits until every agent has finished the events it holds (before
