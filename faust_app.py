@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.kafka.session_timeout_seconds,
         broker_heartbeat_interval=settings.kafka.heartbeat_seconds,
         consumer_max_fetch_size=settings.kafka.max_fetch_bytes_per_partition,
+        stream_buffer_maxsize=settings.kafka.stream_buffer_size,
         autodiscover=["streams", "tables", "agents"],
         origin="faust_app",
         web_enabled=settings.web_enabled,

@@ -67,6 +67,12 @@ class KafkaSettings(BaseModel):
     #: events/s at 4 MiB); the buffer is bounded by this times the assigned partitions.
     max_fetch_bytes_per_partition: int = Field(default=4 * 1024 * 1024, ge=64 * 1024,
                                                le=64 * 1024 * 1024)
+    #: Events each agent buffers (faust's ``stream_buffer_maxsize``, 4,096 by default). A
+    #: partition whose buffer is ≥ 80 % full stops being fetched, and faust fetches it again
+    #: only once an agent finds the buffer empty: with batches of 2,000 in 4,096 that is every
+    #: other batch, and the agent then waits a fetch from the broker (a third of the
+    #: worker's time in bench/stream_bench.py). At least four feature batches.
+    stream_buffer_size: int = Field(default=16_384, ge=256, le=262_144)
     #: agents check each partition's offsets are consecutive and seek back over holes
     #: (streams/gaps.py); a commit marker of a transactional producer is such a hole, and
     #: costs a few seconds per transaction and partition: turn off for such producers
@@ -190,8 +196,8 @@ class DriftSettings(BaseModel):
     #: The same for feature events: every batch writes each of its models' head and detector
     #: state (≈ 18 KB for 20 features), so larger batches write less per event (at 2,000:
     #: 140 changelog bytes per event instead of 314, and ≈ 15 % less CPU; docs/benchmarks.md).
-    #: At most 4,096, faust's buffer per agent.
-    feature_batch_size: int = Field(default=2000, ge=1, le=4096)
+    #: At most a quarter of ``KAFKA__STREAM_BUFFER_SIZE``, the buffer per agent.
+    feature_batch_size: int = Field(default=2000, ge=1, le=65_536)
     batch_seconds: float = Field(default=1.0, gt=0.0)
 
     @model_validator(mode="after")
@@ -505,6 +511,14 @@ class Settings(BaseSettings):
     def _app_id_is_a_kafka_name(self) -> Settings:
         if not self.app_id or any(not (c.isalnum() or c in "._-") for c in self.app_id):
             raise ValueError("APP_ID may hold letters, digits, '.', '_' and '-' only")
+        return self
+
+    @model_validator(mode="after")
+    def _batches_fit_the_buffer(self) -> Settings:
+        if self.drift.feature_batch_size * 4 > self.kafka.stream_buffer_size:
+            raise ValueError(
+                f"DRIFT__FEATURE_BATCH_SIZE ({self.drift.feature_batch_size}) must be at most "
+                f"a quarter of KAFKA__STREAM_BUFFER_SIZE ({self.kafka.stream_buffer_size})")
         return self
 
     @model_validator(mode="after")

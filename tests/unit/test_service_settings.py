@@ -52,6 +52,9 @@ def test_page_sizes_must_be_consistent(monkeypatch):
     ("DRIFT__SHARDS", "1000", "DRIFT__SHARDS is 1000, more than KAFKA__PARTITIONS"),
     ("DRIFT__MODELS", '{"fraud": {"sample_rate": 0}}', "DRIFT__MODELS__FRAUD__SAMPLE_RATE"),
     ("DRIFT__SAMPLE_RATE", "1.5", "DRIFT__SAMPLE_RATE"),
+    ("DRIFT__FEATURE_BATCH_SIZE", "5000",
+     "DRIFT__FEATURE_BATCH_SIZE (5000) must be at most a quarter of KAFKA__STREAM_BUFFER_SIZE"),
+    ("KAFKA__STREAM_BUFFER_SIZE", "100", "KAFKA__STREAM_BUFFER_SIZE"),
     ("RETRAIN__OVERRIDES", '{"fraud": {"daily_limit": -1}}',
      "RETRAIN__OVERRIDES__FRAUD__DAILY_LIMIT"),
     ("RETRAIN__OVERRIDES", '{"fraud": {"triggers": ["x"]}}', "RETRAIN__OVERRIDES__FRAUD__TRIGGERS"),
@@ -80,3 +83,16 @@ def test_retrain_overrides_reach_the_rule_as_plain_values(monkeypatch):
     retrain = Settings().retrain
     assert retrain.override_values("fraud") == {"daily_limit": 1}
     assert retrain.override_values("other") == {}
+
+
+def test_the_agent_buffer_holds_four_feature_batches(monkeypatch, tmp_path):
+    from faust_app import create_app
+
+    monkeypatch.setenv("STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("KAFKA__STREAM_BUFFER_SIZE", "40000")
+    monkeypatch.setenv("DRIFT__FEATURE_BATCH_SIZE", "10000")
+    settings = Settings()
+    assert create_app(settings).conf.stream_buffer_maxsize == 40000
+    monkeypatch.setenv("DRIFT__FEATURE_BATCH_SIZE", "10001")
+    with pytest.raises(ValidationError, match="DRIFT__FEATURE_BATCH_SIZE"):
+        Settings()
