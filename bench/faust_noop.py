@@ -1,7 +1,9 @@
 """A faust app whose only agent counts events — the ceiling faust itself puts on a worker.
 
 Run by ``bench/stream_bench.py`` (``python -m faust -A bench.faust_noop worker``); prints
-``RATE <events/s> CPU <µs per event>`` once it has seen ``BENCH_EVENTS`` events.
+``RATE <events/s> CPU <µs per event>`` once it has seen ``BENCH_EVENTS`` events. Stock faust,
+unless ``BENCH_CONSUMER=driftline``: then the worker's app class (its consumer's direct
+delivery, streams/delivery.py) and agent buffer (``BENCH_BUFFER`` events).
 """
 
 from __future__ import annotations
@@ -14,11 +16,19 @@ import faust
 
 from cli.worker import freeze_imported_objects
 
-app = faust.App(os.environ["BENCH_APP"], broker=os.environ["BENCH_BROKER"], store="memory://",
-                topic_partitions=int(os.environ.get("BENCH_PARTITIONS", "4")),
-                web_enabled=False,
-                # the driftline worker's fetch size, so the two are compared like for like
-                consumer_max_fetch_size=int(os.environ["BENCH_MAX_FETCH_BYTES"]))
+App: type[faust.App] = faust.App
+tuned: dict[str, int] = {}
+if os.environ.get("BENCH_CONSUMER") == "driftline":
+    # faust's ceiling with the worker's consumer: direct delivery and its agent buffer
+    from streams.dropped import App
+
+    tuned["stream_buffer_maxsize"] = int(os.environ["BENCH_BUFFER"])
+
+app = App(os.environ["BENCH_APP"], broker=os.environ["BENCH_BROKER"], store="memory://",
+          topic_partitions=int(os.environ.get("BENCH_PARTITIONS", "4")),
+          web_enabled=False,
+          # the driftline worker's fetch size, so the two are compared like for like
+          consumer_max_fetch_size=int(os.environ["BENCH_MAX_FETCH_BYTES"]), **tuned)
 topic = app.topic(os.environ["BENCH_TOPIC"], key_type=bytes, value_type=bytes,
                   key_serializer="raw", value_serializer="raw")
 TARGET = int(os.environ["BENCH_EVENTS"])

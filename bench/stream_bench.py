@@ -11,7 +11,8 @@ of 1,000 events):
   processing it (time from the worker's first fetch to its committed offsets reaching the
   end), and their ratio;
 * events/s of a faust agent that only counts (bench/faust_noop.py), once before the worker
-  and once after it, and the ratio of the worker to their median;
+  and once after it, and the ratio of the worker to their median; and once more on the
+  worker's own consumer (direct delivery, its agent buffer: streams/delivery.py);
 * produce-to-drift-event latency, p50 and p99, at a steady rate below capacity
   (``--latency-rate``, default 2,000 events/s), measured first, on a quiet broker;
 * peak RSS of the worker after 100,000 events and at the end;
@@ -99,9 +100,10 @@ async def committed(bootstrap: str, group: str, topic: str) -> int:
 
 
 def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path,
-               profile: Path | None = None) -> tuple[float, float]:
+               profile: Path | None = None, *, tuned: bool = False) -> tuple[float, float]:
     """(events/s, CPU µs per event) of a faust agent that only counts: faust's own ceiling
-    on this machine. With ``profile``, py-spy records it from its first batch on."""
+    on this machine — or, ``tuned``, faust's with the driftline worker's consumer. With
+    ``profile``, py-spy records it from its first batch on."""
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "faust-noop.log"
     env = {**os.environ, "BENCH_APP": f"noop{uuid.uuid4().hex[:8]}", "BENCH_TOPIC": topic,
@@ -109,6 +111,9 @@ def faust_noop(bootstrap: str, topic: str, n: int, workdir: Path,
            "BENCH_MAX_FETCH_BYTES": str(KafkaSettings().max_fetch_bytes_per_partition),
            "BENCH_BATCH": str(get_settings().drift.feature_batch_size),  # the worker's batches
            "PYTHONPATH": str(REPO)}
+    if tuned:
+        env |= {"BENCH_CONSUMER": "driftline",
+                "BENCH_BUFFER": str(get_settings().kafka.stream_buffer_size)}
     with log.open("wb") as handle:
         proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "bench.faust_noop",  # noqa: S603
                                  "--datadir", str(workdir / "noop-data"), "worker", "--without-web",
@@ -368,6 +373,12 @@ async def main() -> None:
     print(f"faust no-op agent, again: {noop_runs[1][0]:,.0f} events/s", file=sys.stderr)
     noop = statistics.median(rate for rate, _ in noop_runs)
     noop_cpu = statistics.median(cpu for _, cpu in noop_runs)
+    # what the worker's consumer (direct delivery, its agent buffer) does for faust itself:
+    # the ceiling the worker now works under
+    tuned_rate, tuned_cpu = faust_noop(bootstrap, topic, noop_events, workdir / "noop-tuned",
+                                       tuned=True)
+    print(f"faust no-op agent on the worker's consumer: {tuned_rate:,.0f} events/s",
+          file=sys.stderr)
     changelog = await changelog_bytes(bootstrap, f"{run}-feature-state-changelog")
     shard_rows: list[str] = []
     if not args.skip_shards:
@@ -387,6 +398,9 @@ async def main() -> None:
           f"before and after the worker) | {noop:,.0f} events/s "
           f"({', '.join(f'{rate:,.0f}' for rate, _ in noop_runs)}) |")
     print(f"| ratio worker / faust no-op | {worker_rate / noop:.2f} |")
+    print(f"| the same no-op on the worker's consumer (direct delivery, buffer of "
+          f"{get_settings().kafka.stream_buffer_size:,}) | {tuned_rate:,.0f} events/s, "
+          f"{tuned_cpu:,.0f} µs CPU per event; worker / it {worker_rate / tuned_rate:.2f} |")
     print(f"| worker CPU per event (user + system, all threads) | {cpu / args.events * 1e6:,.0f} µs "
           f"({cpu / elapsed:.0%} of one core); faust no-op {noop_cpu:,.0f} µs "
           f"({', '.join(f'{c:,.0f}' for _, c in noop_runs)}) |")
