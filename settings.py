@@ -70,7 +70,7 @@ class KafkaSettings(BaseModel):
     #: Events each agent buffers (faust's ``stream_buffer_maxsize``, 4,096 by default). A
     #: partition whose buffer is ≥ 80 % full stops being fetched, and faust fetches it again
     #: only once an agent finds the buffer empty: with batches of 2,000 in 4,096 that is every
-    #: other batch, and the agent then waits a fetch from the broker (a third of the
+    #: other batch, and the agent then waits for a fetch from the broker (a third of the
     #: worker's time in bench/stream_bench.py). At least four feature batches.
     stream_buffer_size: int = Field(default=16_384, ge=256, le=262_144)
     #: agents check each partition's offsets are consecutive and seek back over holes
