@@ -57,10 +57,10 @@ def can_deliver_now(app: Any, consumer: Any, message: Any) -> bool:
     buffer = app.producer.buffer
     if buffer.size > buffer.max_messages:  # the callback would flush it first
         return False
-    lock = app.topics._tp_to_callback_lock  # noqa: SLF001 - a subscription change holds it
+    conductor = app.topics
+    lock = conductor._tp_to_callback_lock  # noqa: SLF001 - a subscription change holds it
     if lock.locked() or getattr(lock, "_waiters", None):  # acquire() would wait in both
         return False
-    conductor = app.topics
     channels = conductor._tp_index.get(message.tp)  # noqa: SLF001 - not the defaultdict's []
     if not channels:
         return False  # no stream for it (or not assigned): faust's path decides
