@@ -146,6 +146,7 @@ async def test_a_check_that_fails_falls_back_to_faust_s_path(app, monkeypatch, c
         raise AttributeError("_tp_index")  # as if a faust upgrade renamed it
 
     monkeypatch.setattr(streams.delivery, "can_deliver_now", broken)
+    monkeypatch.setattr(streams.delivery, "_warned", [])  # its warning is once per process
     consumer = app.consumer
     m = message(4)
     result = await consumer.wait_first(consumer.callback(m), consumer.suspend_flow.wait())
